@@ -14,7 +14,9 @@ branch on the class or on the number and log the spec's words.
     │       └── HTTPError         701-730 (HTTP(S) note, chapter 5), one class each
     ├── CMSError                  +CMS ERROR: <n>
     ├── HTTPResponseError         raise_for_status() on a 4xx/5xx response
-    └── CoAPResultError           CoAP <result> -1 … -11 (CoAP note, chapter 4)
+    ├── CoAPResultError           CoAP <result> -1 … -11 (CoAP note, chapter 4)
+    ├── CoAPTimeout (TimeoutError) no CoAP answer within the retransmission window
+    └── MessageFormatError (ValueError) a CoAP datagram that breaks RFC 7252
 
 ``ValueError`` subclasses (``ParameterError`` here, ``MessageFormatError`` in
 ``lpwa.coap``) are raised for arguments out of the spec's ranges and malformed
@@ -312,3 +314,18 @@ def coap_result_error(operation: str, result: int) -> CoAPResultError:
 
 class CoAPTimeout(LpwaError, TimeoutError):
     """A CoAP request got no answer within its retransmission window."""
+
+
+class MessageFormatError(LpwaError, ValueError):
+    """A CoAP datagram that breaks RFC 7252 section 3 (re-exported by ``lpwa.coap``).
+
+    ``mid`` and ``type`` are set when the header was readable, so that a receiver
+    can answer a bad Confirmable message with a Reset (RFC 7252 section 4.2).
+    """
+
+    def __init__(self, reason: str, *, mid: int | None = None, type: int | None = None) -> None:
+        self.reason = reason
+        self.mid = mid
+        self.type = type
+        where = "" if mid is None else f" (mid={mid}, type={type})"
+        super().__init__(f"malformed CoAP message: {reason}{where}")
