@@ -44,6 +44,9 @@ PAYLOAD_MARKER = 0xFF
 MAX_TOKEN_LENGTH = 8
 """TKL 9-15 are reserved (RFC 7252 section 3)."""
 
+MAX_OPTION_LENGTH = 65804
+"""The longest value the 14 form can carry: 269 + 0xFFFF (RFC 7252 section 3.1)."""
+
 _set = object.__setattr__
 _new = object.__new__
 _BOUNDS = LENGTH_BOUNDS
@@ -381,6 +384,10 @@ class Message(OptionViews):
             if delta < 13 and length < 13:
                 out.append((delta << 4) | length)
             else:
+                if length > MAX_OPTION_LENGTH:
+                    raise ParameterError(
+                        f"option {number} value is {length} bytes, beyond {MAX_OPTION_LENGTH}"
+                    )
                 out.append((_nibble(delta) << 4) | _nibble(length))
                 _extend(out, delta)
                 _extend(out, length)
