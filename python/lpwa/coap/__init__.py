@@ -13,9 +13,10 @@ from __future__ import annotations
 from lpwa.coap._block import MAX_NUM as BLOCK_MAX_NUM
 from lpwa.coap._block import Block
 from lpwa.coap._typed import PathLike, RawOption, build_options
+from lpwa.coap._wire import MAX_OPTION_LENGTH, MAX_TOKEN_LENGTH, PAYLOAD_MARKER
 from lpwa.coap.codes import CODES, TYPES, Code, Type
 from lpwa.coap.formats import MEDIA_TYPES, ContentFormat
-from lpwa.coap.message import MAX_TOKEN_LENGTH, PAYLOAD_MARKER, Message
+from lpwa.coap.message import Message
 from lpwa.coap.options import (
     AT_OPTION_LENGTHS,
     OPTIONS,
@@ -36,6 +37,7 @@ __all__ = [
     "AT_OPTION_LENGTHS",
     "BLOCK_MAX_NUM",
     "CODES",
+    "MAX_OPTION_LENGTH",
     "MAX_TOKEN_LENGTH",
     "MEDIA_TYPES",
     "OPTIONS",

@@ -14,7 +14,7 @@ UTF-8 are decoded with U+FFFD replacement characters (the exact bytes stay in
 
 from __future__ import annotations
 
-from typing import Iterable, List, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Iterable, List, Sequence, Tuple, Union
 
 from lpwa.coap._block import Block
 from lpwa.coap.formats import ContentFormat
@@ -60,7 +60,10 @@ class OptionViews:
 
     __slots__ = ()
 
-    options: Tuple[RawOption, ...]
+    if TYPE_CHECKING:
+
+        @property
+        def options(self) -> Tuple[RawOption, ...]: ...
 
     def option_values(self, number: int) -> List[bytes]:
         """The raw values of every occurrence of option ``number``, in order."""

@@ -24,31 +24,26 @@ out of bounds or that repeats when it may not, an Empty message with content.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Sequence, Tuple, Union
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, Iterable, List, Sequence, Tuple, Union
 
 from lpwa.coap._block import Block
 from lpwa.coap._typed import OptionViews, PathLike, RawOption, build_options
+from lpwa.coap._wire import (
+    MAX_TOKEN_LENGTH,
+    decode_fields,
+    encode_fields,
+)
 from lpwa.coap.codes import CODES, TYPES, Code, Type
 from lpwa.coap.options import LENGTH_BOUNDS, OPTIONS, REPEATABLE, OptionFormat, option_name
-from lpwa.errors import MessageFormatError, ParameterError
+from lpwa.errors import ParameterError
 
 BytesLike = Union[bytes, bytearray, memoryview]
 """What ``decode`` and the byte fields accept."""
 
-VERSION = 1
-"""The only protocol version (RFC 7252 section 3: Ver MUST be 1)."""
-
-PAYLOAD_MARKER = 0xFF
-"""The byte that ends the options when a payload follows (RFC 7252 section 3)."""
-
-MAX_TOKEN_LENGTH = 8
-"""TKL 9-15 are reserved (RFC 7252 section 3)."""
-
-MAX_OPTION_LENGTH = 65804
-"""The longest value the 14 form can carry: 269 + 0xFFFF (RFC 7252 section 3.1)."""
-
-_set = object.__setattr__
-_new = object.__new__
+_tuple_new = tuple.__new__
+_tuple_eq = tuple.__eq__
+_field = itemgetter
 _BOUNDS = LENGTH_BOUNDS
 _REPEATABLE = REPEATABLE
 _FIELDS = ("type", "code", "mid", "token", "options", "payload")
@@ -66,34 +61,56 @@ def _number_key(option: RawOption) -> int:
     return option[0]
 
 
-class Message(OptionViews):
+class Message(OptionViews, Tuple[Any, ...]):
     """A CoAP message: ``Message(type, code, mid, token=b"", options=(), payload=b"")``.
 
     ``type`` is a ``Type``, ``code`` a ``Code`` (ints are accepted and converted),
     ``mid`` the 16-bit Message ID, ``token`` 0-8 bytes, ``options`` an iterable of
     ``(number, value_bytes)`` pairs (stored as a tuple sorted by number, repeated
-    options in their given order) and ``payload`` bytes. Messages are immutable,
-    hashable and compare by value; ``replace()`` makes a changed copy.
+    options in their given order) and ``payload`` bytes.
+
+    Like a named tuple, a message is an immutable tuple of those six fields (so
+    ``mtype, code, mid, token, options, payload = msg`` works); it is hashable and
+    equal only to another ``Message`` with the same fields. ``replace()`` makes a
+    changed copy.
     """
 
-    __slots__ = _FIELDS
+    __slots__ = ()
 
-    type: Type
-    code: Code
-    mid: int
-    token: bytes
-    options: Tuple[RawOption, ...]
-    payload: bytes
+    if TYPE_CHECKING:
 
-    def __init__(
-        self,
+        @property
+        def type(self) -> Type: ...
+        @property
+        def code(self) -> Code: ...
+        @property
+        def mid(self) -> int: ...
+        @property
+        def token(self) -> bytes: ...
+        @property
+        def options(self) -> Tuple[RawOption, ...]: ...
+        @property
+        def payload(self) -> bytes: ...
+
+    else:
+        type = property(_field(0), doc="The message type T (``Type``).")
+        code = property(_field(1), doc="The Code field (``Code``): ``int()`` is c*32+dd.")
+        mid = property(_field(2), doc="The 16-bit Message ID.")
+        token = property(_field(3), doc="The token, 0 to 8 bytes.")
+        options = property(
+            _field(4), doc="The options: a tuple of (number, value bytes), ascending by number."
+        )
+        payload = property(_field(5), doc="The payload bytes (empty when there is none).")
+
+    def __new__(
+        cls,
         type: Union[Type, int],
         code: Union[Code, int],
         mid: int,
         token: BytesLike = b"",
         options: Iterable[Tuple[int, BytesLike]] = (),
         payload: BytesLike = b"",
-    ) -> None:
+    ) -> Message:
         if not isinstance(type, int) or not 0 <= type <= 3:
             raise ParameterError(f"message type must be 0..3 (CON/NON/ACK/RST), got {type!r}")
         if not isinstance(code, int) or not 0 <= code <= 0xFF:
@@ -115,12 +132,15 @@ class Message(OptionViews):
                 raise ParameterError(f"option number must be 0..65535, got {number!r}")
             raw.append((int(number), _as_bytes(value, f"{option_name(number)} value")))
         raw.sort(key=_number_key)  # stable: repeated options keep their order
-        _set(self, "type", TYPES[type])
-        _set(self, "code", CODES[code])
-        _set(self, "mid", int(mid))
-        _set(self, "token", token)
-        _set(self, "options", tuple(raw))
-        _set(self, "payload", _as_bytes(payload, "payload"))
+        fields = (
+            TYPES[type],
+            CODES[code],
+            int(mid),
+            token,
+            tuple(raw),
+            _as_bytes(payload, "payload"),
+        )
+        return _tuple_new(cls, fields)
 
     # -- construction helpers -------------------------------------------------------
 
@@ -255,173 +275,39 @@ class Message(OptionViews):
     def decode(cls, data: BytesLike) -> Message:
         """The message in one datagram; raises ``MessageFormatError`` for any format error.
 
-        Raises ``TypeError`` only when ``data`` is not bytes-like.
+        Nothing else escapes, whatever the bytes; ``TypeError`` is raised only when
+        ``data`` is not bytes-like.
         """
-        if type(data) is not bytes:
-            if not isinstance(data, (bytearray, memoryview)):
-                raise TypeError(f"decode needs bytes, not {type(data).__name__}")
-            data = bytes(data)
-        end = len(data)
-        if end < 4:
-            raise MessageFormatError(f"{end} bytes, shorter than the 4-byte header")
-        first = data[0]
-        mtype = TYPES[(first >> 4) & 3]
-        mid = (data[2] << 8) | data[3]
-        if first >> 6 != VERSION:
-            raise MessageFormatError(f"version {first >> 6}, not 1", mid=mid, type=mtype)
-        tkl = first & 0x0F
-        code = data[1]
-        if tkl > MAX_TOKEN_LENGTH:
-            # RFC 7252 section 3: TKL 9-15 MUST be processed as a format error.
-            raise MessageFormatError(f"token length {tkl} is reserved", mid=mid, type=mtype)
-        pos = 4 + tkl
-        if code == 0 and end != 4:
-            # Section 4.1: an Empty message is exactly the 4-byte header.
-            raise MessageFormatError("Empty message (0.00) with content", mid=mid, type=mtype)
-        if pos > end:
-            raise MessageFormatError(f"token shorter than TKL {tkl}", mid=mid, type=mtype)
-        token = data[4:pos]
-        options: List[RawOption] = []
-        append = options.append
-        payload = b""
-        number = 0
-        while pos < end:
-            byte = data[pos]
-            pos += 1
-            if byte == PAYLOAD_MARKER:
-                if pos == end:
-                    # Section 3: a marker followed by a zero-length payload is an error.
-                    raise MessageFormatError(
-                        "payload marker with an empty payload", mid=mid, type=mtype
-                    )
-                payload = data[pos:]
-                break
-            delta = byte >> 4
-            length = byte & 0x0F
-            if delta > 12:
-                if delta == 13:
-                    if pos >= end:
-                        raise MessageFormatError(
-                            "truncated extended option delta", mid=mid, type=mtype
-                        )
-                    delta = data[pos] + 13
-                    pos += 1
-                elif delta == 14:
-                    if pos + 2 > end:
-                        raise MessageFormatError(
-                            "truncated extended option delta", mid=mid, type=mtype
-                        )
-                    delta = ((data[pos] << 8) | data[pos + 1]) + 269
-                    pos += 2
-                else:
-                    # Section 3.1: nibble 15 outside the payload marker is reserved.
-                    raise MessageFormatError("option delta nibble 15", mid=mid, type=mtype)
-            if length > 12:
-                if length == 13:
-                    if pos >= end:
-                        raise MessageFormatError(
-                            "truncated extended option length", mid=mid, type=mtype
-                        )
-                    length = data[pos] + 13
-                    pos += 1
-                elif length == 14:
-                    if pos + 2 > end:
-                        raise MessageFormatError(
-                            "truncated extended option length", mid=mid, type=mtype
-                        )
-                    length = ((data[pos] << 8) | data[pos + 1]) + 269
-                    pos += 2
-                else:
-                    raise MessageFormatError("option length nibble 15", mid=mid, type=mtype)
-            number += delta
-            if number > 0xFFFF:
-                raise MessageFormatError(
-                    f"option number {number} beyond 65535", mid=mid, type=mtype
-                )
-            stop = pos + length
-            if stop > end:
-                raise MessageFormatError(
-                    f"option {number} value truncated ({end - pos} of {length} bytes)",
-                    mid=mid,
-                    type=mtype,
-                )
-            append((number, data[pos:stop]))
-            pos = stop
-        message = _new(cls)
-        _set(message, "type", mtype)
-        _set(message, "code", CODES[code])
-        _set(message, "mid", mid)
-        _set(message, "token", token)
-        _set(message, "options", tuple(options))
-        _set(message, "payload", payload)
-        return message
+        return _tuple_new(cls, decode_fields(data))
 
-    def encode(self) -> bytes:
-        """The datagram; raises ``ParameterError`` if it would break RFC 7252."""
-        token = self.token
-        options = self.options
-        payload = self.payload
-        mid = self.mid
-        if self.code == 0 and (token or options or payload):
-            raise ParameterError("an Empty message (0.00) has no token, options or payload")
-        out = bytearray((0x40 | (self.type << 4) | len(token), self.code, mid >> 8, mid & 0xFF))
-        out += token
-        last = 0
-        bounds_of = _BOUNDS.get
-        for number, value in options:
-            length = len(value)
-            bounds = bounds_of(number)
-            if bounds is not None:
-                if not bounds[0] <= length <= bounds[1]:
-                    raise ParameterError(
-                        f"{OPTIONS[number].name} value is {length} bytes, "
-                        f"must be {bounds[0]}..{bounds[1]}"
-                    )
-                if number == last and number not in _REPEATABLE:
-                    raise ParameterError(f"{OPTIONS[number].name} must not repeat")
-            delta = number - last
-            last = number
-            if delta < 13 and length < 13:
-                out.append((delta << 4) | length)
-            else:
-                if length > MAX_OPTION_LENGTH:
-                    raise ParameterError(
-                        f"option {number} value is {length} bytes, beyond {MAX_OPTION_LENGTH}"
-                    )
-                out.append((_nibble(delta) << 4) | _nibble(length))
-                _extend(out, delta)
-                _extend(out, length)
-            out += value
-        if payload:
-            out.append(PAYLOAD_MARKER)
-            out += payload
-        return bytes(out)
+    if TYPE_CHECKING:
+
+        def encode(self) -> bytes:
+            """The datagram; raises ``ParameterError`` if it would break RFC 7252."""
+            ...
+
+    else:
+        encode = encode_fields
 
     # -- value semantics ------------------------------------------------------------
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"Message is immutable (use replace() to change {name!r})")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError("Message is immutable")
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Message):
             return NotImplemented
-        return (
-            self.mid == other.mid
-            and self.type == other.type
-            and self.code == other.code
-            and self.token == other.token
-            and self.options == other.options
-            and self.payload == other.payload
-        )
+        return _tuple_eq(self, other)
 
-    def __hash__(self) -> int:
-        return hash((self.type, self.code, self.mid, self.token, self.options, self.payload))
+    def __ne__(self, other: object) -> bool:
+        if not isinstance(other, Message):
+            return NotImplemented
+        return not _tuple_eq(self, other)
+
+    __hash__ = tuple.__hash__
 
     def __reduce__(self) -> Tuple[Any, ...]:
-        return (Message, (self.type, self.code, self.mid, self.token, self.options, self.payload))
+        return (Message, tuple(self))
+
+    def __getnewargs__(self) -> Tuple[Any, ...]:
+        return tuple(self)
 
     def __repr__(self) -> str:
         code = self.code
@@ -446,20 +332,6 @@ class Message(OptionViews):
         if self.payload:
             text.append(f"payload={len(self.payload)}B")
         return " ".join(text) + ">"
-
-
-def _nibble(value: int) -> int:
-    # RFC 7252 section 3.1: 13 means one extended byte (value - 13), 14 two (value - 269).
-    return value if value < 13 else 13 if value < 269 else 14
-
-
-def _extend(out: bytearray, value: int) -> None:
-    if value >= 269:
-        value -= 269
-        out.append(value >> 8)
-        out.append(value & 0xFF)
-    elif value >= 13:
-        out.append(value - 13)
 
 
 def _describe(number: int, value: bytes) -> str:
