@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from typing import Any, Dict, List, Tuple, Union
 
-from lpwa.coap.codes import CODES, TYPES, Code, Type
+from lpwa.coap.codes import CODES, TYPES, Type
 from lpwa.coap.options import LENGTH_BOUNDS, OPTIONS, REPEATABLE
 from lpwa.errors import MessageFormatError, ParameterError
 
@@ -29,9 +29,7 @@ MAX_TOKEN_LENGTH = 8
 MAX_OPTION_LENGTH = 65804
 """The longest value the 14 form can carry: 269 + 0xFFFF (RFC 7252 section 3.1)."""
 
-Fields = Tuple[Type, Code, int, bytes, Tuple[Tuple[int, bytes], ...], bytes]
-"""(type, code, mid, token, options, payload)."""
-
+_tuple_new = tuple.__new__
 _HEADER = struct.Struct("!BBH").pack
 _BYTE = [bytes((i,)) for i in range(256)]
 _MARKER = b"\xff"
@@ -41,8 +39,12 @@ _LIMITS: Dict[int, Tuple[int, int, bool]] = {
 }
 
 
-def decode_fields(data: Union[bytes, bytearray, memoryview]) -> Fields:
-    """The six fields of one datagram; raises ``MessageFormatError`` on any format error."""
+def decode_fields(cls: Any, data: Union[bytes, bytearray, memoryview]) -> Any:
+    """The message in one datagram: its six fields as a ``cls`` (``tuple`` or a subclass).
+
+    Raises ``MessageFormatError`` on any format error and nothing else, whatever the
+    bytes; ``TypeError`` only when ``data`` is not bytes-like.
+    """
     if type(data) is not bytes:
         if not isinstance(data, (bytearray, memoryview)):
             raise TypeError(f"decode needs bytes, not {type(data).__name__}")
@@ -90,7 +92,7 @@ def decode_fields(data: Union[bytes, bytearray, memoryview]) -> Fields:
     # Numbers only grow, so checking the last one covers them all (section 3.1: 16 bits).
     if number > 0xFFFF:
         raise MessageFormatError(f"option number {number} beyond 65535", mid=mid, type=mtype)
-    return (mtype, CODES[code], mid, token, tuple(options), payload)
+    return _tuple_new(cls, (mtype, CODES[code], mid, token, tuple(options), payload))
 
 
 def _header_error(first: int, code: int, end: int, mid: int, mtype: Type) -> None:

@@ -1,6 +1,6 @@
 """The CoAP message and its wire format (RFC 7252 sections 3 and 4.1).
 
-This module owns ``Message``: a frozen value made of the six header/body fields, one
+This module owns ``Message``: an immutable tuple of the six header/body fields, one
 symmetric pair ``Message.decode(bytes)`` / ``msg.encode()``, and request/response
 constructors. Typed option views come from ``_typed.OptionViews``; what is known about
 each option number comes from ``options``. It does no I/O.
@@ -10,7 +10,8 @@ number when the message is built; the sort is stable, so repeated options keep t
 relative order. The wire needs ascending numbers (deltas, RFC 7252 section 3.1) and a
 decoded message is already in that order, so ``Message.decode(m.encode()) == m``
 for every message ``m`` that encodes, and ``decode(b).encode() == b`` for every
-datagram ``b`` whose options are all within the registry's length bounds.
+datagram ``b`` whose known options are within the registry's length bounds and do not
+repeat when they may not (the wire format has exactly one encoding per message).
 
 Strictness. ``decode`` raises ``MessageFormatError`` for every section 3/4.1 format
 error and nothing else, whatever the bytes; the error carries ``mid`` and ``type``
@@ -271,14 +272,19 @@ class Message(OptionViews, Tuple[Any, ...]):
 
     # -- wire format ----------------------------------------------------------------
 
-    @classmethod
-    def decode(cls, data: BytesLike) -> Message:
-        """The message in one datagram; raises ``MessageFormatError`` for any format error.
+    if TYPE_CHECKING:
 
-        Nothing else escapes, whatever the bytes; ``TypeError`` is raised only when
-        ``data`` is not bytes-like.
-        """
-        return _tuple_new(cls, decode_fields(data))
+        @classmethod
+        def decode(cls, data: BytesLike) -> Message:
+            """The message in one datagram; raises ``MessageFormatError`` on a format error.
+
+            Nothing else escapes, whatever the bytes; ``TypeError`` is raised only when
+            ``data`` is not bytes-like.
+            """
+            ...
+
+    else:
+        decode = classmethod(decode_fields)
 
     if TYPE_CHECKING:
 
