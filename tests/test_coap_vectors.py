@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lpwa.coap import Block, Code, ContentFormat, Message, Type
+from lpwa.coap import OBSERVE_REGISTER, Block, Code, ContentFormat, Message, NoResponse, Type
 
 h = bytes.fromhex
 
@@ -145,11 +145,12 @@ def test_block2_option_in_a_response() -> None:
 
 def test_observe_register_is_the_empty_uint() -> None:
     # RFC 7641 section 2: 0 registers; as a uint, 0 is the zero-length value.
-    msg = Message.request(Code.GET, "obs", mid=1, observe=0)
+    msg = Message.request(Code.GET, "obs", mid=1, observe=OBSERVE_REGISTER)
     assert msg.encode() == h("40010001" + "60" + "536f6273")
 
 
-def test_no_response_option_number_258_uses_the_14_form() -> None:
-    msg = Message.request(Code.POST, "x", mid=1, no_response=26)
+def test_no_response_option_number_258_uses_the_13_form() -> None:
+    suppress = NoResponse.SUPPRESS_2XX | NoResponse.SUPPRESS_4XX | NoResponse.SUPPRESS_5XX
+    msg = Message.request(Code.POST, "x", mid=1, no_response=suppress)
     # Uri-Path 11 then 258: delta 247 -> 13 form, 247 - 13 = 0xEA.
     assert msg.encode() == h("40020001" + "b178" + "d1ea1a")

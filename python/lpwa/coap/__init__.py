@@ -19,8 +19,11 @@ from lpwa.coap.formats import MEDIA_TYPES, ContentFormat
 from lpwa.coap.message import Message
 from lpwa.coap.options import (
     AT_OPTION_LENGTHS,
+    OBSERVE_DEREGISTER,
+    OBSERVE_REGISTER,
     OPTIONS,
     OPTIONS_BY_NAME,
+    NoResponse,
     OptionDef,
     OptionFormat,
     OptionNumber,
@@ -40,6 +43,8 @@ __all__ = [
     "MAX_OPTION_LENGTH",
     "MAX_TOKEN_LENGTH",
     "MEDIA_TYPES",
+    "OBSERVE_DEREGISTER",
+    "OBSERVE_REGISTER",
     "OPTIONS",
     "OPTIONS_BY_NAME",
     "PAYLOAD_MARKER",
@@ -49,6 +54,7 @@ __all__ = [
     "ContentFormat",
     "Message",
     "MessageFormatError",
+    "NoResponse",
     "OptionDef",
     "OptionFormat",
     "OptionNumber",

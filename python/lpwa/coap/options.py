@@ -169,6 +169,22 @@ LENGTH_BOUNDS: Dict[int, Tuple[int, int]] = {
 REPEATABLE: FrozenSet[int] = frozenset(d.number for d in OPTIONS.values() if d.repeatable)
 """Numbers of the options that may occur more than once."""
 
+OBSERVE_REGISTER = 0
+"""Observe value of a GET that registers an observation (RFC 7641 section 2)."""
+
+OBSERVE_DEREGISTER = 1
+"""Observe value of a GET that cancels an observation (RFC 7641 section 3.6)."""
+
+
+class NoResponse(enum.IntFlag):
+    """No-Response option bits: the response classes a client is not interested in
+    (RFC 7967 section 2.1)."""
+
+    SUPPRESS_2XX = 2
+    SUPPRESS_4XX = 8
+    SUPPRESS_5XX = 16
+
+
 MAX_OPTION_NUMBER = 0xFFFF
 """Option numbers are 16-bit (RFC 7252 section 3.1)."""
 
