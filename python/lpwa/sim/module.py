@@ -1,0 +1,232 @@
+"""The simulated module: options, state of every command family, URC routing, reboot.
+
+``Module`` is shared by both AT ports. It owns the power cycle: a reboot
+(``AT+CFUN=1,1``, ``sim.reboot()`` or a fault) bumps ``generation`` (running
+commands and network workers notice and stop), resets echo, CMEE, QHTTPCFG, PDP
+state, SSL contexts and CoAP clients, keeps the UFS, and after the boot delay
+sends the boot URCs (design section 2): ``RDY``, ``APP RDY`` (BG95/BG77),
+``+CFUN: 1``, ``+CPIN: READY``, ``+QUSIM: 1``, ``+QIND: SMS DONE``.
+
+URC routing: to the port named by ``AT+QURCCFG="urcport"`` once written, else to
+the port the last command came from, else (before any command) to every port.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+from lpwa.sim import results
+from lpwa.sim.coap import CoapState
+from lpwa.sim.engine import Channel
+from lpwa.sim.faults import Faults
+from lpwa.sim.files import FileState
+from lpwa.sim.firmware import FirmwareProfile
+from lpwa.sim.http import HttpState
+from lpwa.sim.network import NetworkState
+from lpwa.sim.tls import SslState
+from lpwa.sim.ufs import UFS
+
+__all__ = ["Module", "Options"]
+
+PORT_ALIASES = {"socket": "uart1", "tcp": "uart1", "pty": "usbat"}
+
+
+@dataclass
+class Options:
+    """Construction options of a simulated module (see ``Simulator``)."""
+
+    echo: bool = True
+    cmee: int = 1
+    time_scale: float = 1.0
+    hosts: dict[str, str] = field(default_factory=dict)
+    system_dns: bool = False
+    seed: int = 0
+    pdp_address: str = "10.7.157.1"
+    boot_delay: float = 2.0
+    ufs_size: int = 8 * 1024 * 1024
+    imei: str = "864508030012428"
+
+
+class Module:
+    """State and behaviour shared by the AT ports of one simulated module."""
+
+    def __init__(
+        self,
+        profile: FirmwareProfile,
+        options: Options,
+        *,
+        sim_ready: bool = True,
+        registered: bool = True,
+    ) -> None:
+        self.profile = profile
+        self.options = options
+        self.lock = threading.RLock()
+        """Serialises command execution across ports."""
+        self.generation = 0
+        self.booting = False
+        self.closed = False
+        self.channels: list[Channel] = []
+        self.ufs = UFS(options.ufs_size)
+        self.faults = Faults(self)
+        self.rng = random.Random(options.seed)
+        self._sim_ready = sim_ready
+        self._registered = registered
+        self.cfun = 1
+        self.reg_urc: dict[str, int] = {}
+        self.urc_port: str | None = None
+        self.last_channel: Channel | None = None
+        self.network = NetworkState()
+        self.ssl = SslState()
+        self.files = FileState()
+        self.http = HttpState()
+        self.coap = CoapState()
+
+    # -- timers ------------------------------------------------------------------
+    def scaled(self, seconds: float) -> float:
+        """A module timer in real seconds."""
+        return seconds * self.options.time_scale
+
+    # -- knobs -------------------------------------------------------------------
+    @property
+    def sim_ready(self) -> bool:
+        """Whether the (U)SIM is inserted and ready."""
+        return self._sim_ready
+
+    @sim_ready.setter
+    def sim_ready(self, value: bool) -> None:
+        self._sim_ready = value
+        if not value:
+            self.lose_pdp()
+
+    @property
+    def registered(self) -> bool:
+        """Whether the network accepts the module (PS domain registered)."""
+        return self._registered
+
+    @registered.setter
+    def registered(self, value: bool) -> None:
+        self._registered = value
+        if not value:
+            self.lose_pdp()
+
+    def lose_pdp(self) -> None:
+        """The network dropped the data contexts: ``+QIURC: "pdpdeact",<cid>`` each."""
+        for cid in self.network.deactivate_all():
+            self.emit_urc(f'+QIURC: "pdpdeact",{cid}')
+
+    # -- URCs --------------------------------------------------------------------
+    def note_command(self, channel: Channel) -> None:
+        """A command arrived on ``channel`` (URCs follow it unless QURCCFG says otherwise)."""
+        self.last_channel = channel
+
+    def effective_urc_port(self) -> str:
+        """The ``AT+QURCCFG="urcport"`` value in effect."""
+        if self.urc_port is not None:
+            return self.urc_port
+        if self.last_channel is not None:
+            return self.last_channel.name
+        return "usbat"
+
+    def channels_named(self, name: str | None) -> list[Channel]:
+        """Channels by port name (``"socket"``/``"uart1"``, ``"pty"``/``"usbat"``); all for None."""
+        if name is None:
+            return list(self.channels)
+        wanted = PORT_ALIASES.get(name, name)
+        found = [ch for ch in self.channels if ch.name == wanted]
+        if not found:
+            raise ValueError(f"no port {name!r}")
+        return found
+
+    def urc_targets(self) -> list[Channel]:
+        """The channels a URC goes to now."""
+        if self.urc_port is not None:
+            return [ch for ch in self.channels if ch.name == self.urc_port]
+        if self.last_channel is not None:
+            return [self.last_channel]
+        return list(self.channels)
+
+    def emit_urc(
+        self, text: str | bytes, payload: bytes = b"", *, generation: int | None = None
+    ) -> None:
+        """Send a URC (with an optional binary payload right after its CRLF).
+
+        ``generation`` drops it when the module rebooted since the caller started.
+        """
+        if self.closed or (generation is not None and generation != self.generation):
+            return
+        for ch in self.urc_targets():
+            ch.urc(results.urc(text, ch.verbose) + payload)
+
+    # -- power cycle ---------------------------------------------------------------
+    def power_on(self) -> None:
+        """First boot: the boot URCs right away, to every port."""
+        self._send_boot_urcs()
+
+    def reboot(self) -> None:
+        """Reset now; boot URCs after the (scaled) boot delay."""
+        with self.lock:
+            self.generation += 1
+            generation = self.generation
+            self.booting = True
+            self._reset_state()
+        thread = threading.Thread(
+            target=self._boot_later, args=(generation,), name="sim-boot", daemon=True
+        )
+        thread.start()
+
+    def _reset_state(self) -> None:
+        self.http.close()
+        self.coap.close()
+        self.network = NetworkState()
+        self.ssl = SslState()
+        self.files = FileState()
+        self.http = HttpState()
+        self.coap = CoapState()
+        self.cfun = 1
+        self.reg_urc = {}
+        self.urc_port = None
+        self.last_channel = None
+        for ch in self.channels:
+            ch.reset(echo=self.options.echo, cmee=self.options.cmee)
+            ch.port.input.clear()
+
+    def _boot_later(self, generation: int) -> None:
+        deadline = time.monotonic() + self.scaled(self.options.boot_delay)
+        while time.monotonic() < deadline:
+            if self.closed or generation != self.generation:
+                return
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        with self.lock:
+            if self.closed or generation != self.generation:
+                return
+            for ch in self.channels:
+                ch.port.input.clear()
+            self.booting = False
+            self._send_boot_urcs()
+
+    def boot_urcs(self) -> list[str]:
+        """The boot URCs of this profile and SIM state, in order."""
+        urcs = ["RDY"]
+        if self.profile.app_rdy:
+            urcs.append("APP RDY")
+        urcs.append("+CFUN: 1")
+        if self.sim_ready:
+            urcs += ["+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"]
+        else:
+            urcs.append("+CPIN: NOT INSERTED")
+        return urcs
+
+    def _send_boot_urcs(self) -> None:
+        for ch in self.channels:
+            if ch.port.connected:
+                for text in self.boot_urcs():
+                    ch.urc(results.urc(text, ch.verbose))
+
+    def close(self) -> None:
+        """Stop everything (network workers, CoAP sockets)."""
+        self.closed = True
+        self.http.close()
+        self.coap.close()

@@ -1,0 +1,201 @@
+"""SSL contexts: AT+QSSLCFG and the mapping of a context onto Python's ``ssl``.
+
+Six contexts (0-5), each with the keys of the Quectel SSL manual. How they map
+onto a modern OpenSSL (documented decisions, so TLS stays possible against a
+modern local server):
+
+- ``sslversion`` 0 SSL3.0, 1 TLS1.0, 2 TLS1.1 cannot be negotiated by current
+  OpenSSL builds; they are accepted, printed back, and negotiate like 4 (the
+  note's own examples set 1 and must still work). 3 pins TLS 1.2; 4 (default)
+  allows every version OpenSSL offers (1.2 and 1.3).
+- ``ciphersuite`` 0xFFFF (default) is OpenSSL's default list; the TLS 1.2
+  suites in ``CIPHERSUITES`` are mapped to their OpenSSL names; legacy suites
+  such as 0x0005 (RC4-SHA, the note's example) are accepted and fall back to the
+  default list.
+- ``seclevel`` 0 verifies nothing; 1 verifies the server chain against the
+  ``cacert`` file from the UFS; 2 also presents ``clientcert``/``clientkey``.
+  The host name is checked only with ``checkhost`` 1 (the module's default 0).
+- ``sni`` 1 sends the host name in the ClientHello (default 0: none).
+- ``dtls``/``dtlsversion`` are stored for CoAP (CoAP note 5.2).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import ssl as _ssl
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lpwa.sim.atparse import Command, Form
+from lpwa.sim.engine import Registry
+from lpwa.sim.params import CommandFailed, int_param, max_args, parse_int, str_param
+
+if TYPE_CHECKING:
+    from lpwa.sim.engine import Ctx
+    from lpwa.sim.ufs import UFS
+
+__all__ = ["CIPHERSUITES", "REGISTRY", "SslConfig", "SslState", "TlsSetupError", "client_context"]
+
+CIPHERSUITES: dict[int, str] = {
+    0x0035: "AES256-SHA",
+    0x002F: "AES128-SHA",
+    0x003C: "AES128-SHA256",
+    0x003D: "AES256-SHA256",
+    0x009C: "AES128-GCM-SHA256",
+    0x009D: "AES256-GCM-SHA384",
+    0xC013: "ECDHE-RSA-AES128-SHA",
+    0xC014: "ECDHE-RSA-AES256-SHA",
+    0xC027: "ECDHE-RSA-AES128-SHA256",
+    0xC028: "ECDHE-RSA-AES256-SHA384",
+    0xC02B: "ECDHE-ECDSA-AES128-GCM-SHA256",
+    0xC02C: "ECDHE-ECDSA-AES256-GCM-SHA384",
+    0xC02F: "ECDHE-RSA-AES128-GCM-SHA256",
+    0xC030: "ECDHE-RSA-AES256-GCM-SHA384",
+}
+ALL_CIPHERS = 0xFFFF
+
+
+@dataclass
+class SslConfig:
+    """The QSSLCFG keys of one SSL context, with the module's defaults."""
+
+    sslversion: int = 4
+    ciphersuite: int = ALL_CIPHERS
+    seclevel: int = 0
+    cacert: str = ""
+    clientcert: str = ""
+    clientkey: str = ""
+    ignorelocaltime: int = 1
+    negotiatetime: int = 300
+    sni: int = 0
+    checkhost: int = 0
+    ignoreinvalidcertsign: int = 0
+    ignoremulticertchainverify: int = 0
+    dtls: int = 0
+    dtlsversion: int = 2
+
+
+@dataclass
+class SslState:
+    """SSL contexts 0-5 (reset on reboot)."""
+
+    contexts: dict[int, SslConfig] = field(default_factory=lambda: {i: SslConfig() for i in range(6)})
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+# key -> (lo, hi) for integer keys; None for file-path keys; "hex" for ciphersuite.
+_INT_KEYS: dict[str, tuple[int, int]] = {
+    "sslversion": (0, 4),
+    "seclevel": (0, 2),
+    "ignorelocaltime": (0, 1),
+    "negotiatetime": (10, 300),
+    "sni": (0, 1),
+    "checkhost": (0, 1),
+    "ignoreinvalidcertsign": (0, 1),
+    "ignoremulticertchainverify": (0, 1),
+    "dtls": (0, 1),
+    "dtlsversion": (0, 2),
+}
+_PATH_KEYS = ("cacert", "clientcert", "clientkey")
+
+
+def qsslcfg(ctx: Ctx, cmd: Command) -> None:
+    """AT+QSSLCFG="<key>",<ctx>[,<value>]: set, or query when the value is omitted."""
+    state = ctx.module.ssl
+    if cmd.form is Form.TEST:
+        for key in ("sslversion", "ciphersuite", "seclevel", "cacert", "clientcert", "clientkey"):
+            rng = _INT_KEYS.get(key)
+            value = f"({rng[0]}-{rng[1]})" if rng else ("0X0035,...,0XFFFF" if key == "ciphersuite" else '"<path>"')
+            ctx.info(f'+QSSLCFG: "{key}",(0-5),{value}')
+        for key, (lo, hi) in _INT_KEYS.items():
+            if key not in ("sslversion", "seclevel"):
+                ctx.info(f'+QSSLCFG: "{key}",(0-5),({lo}-{hi})')
+        return
+    if cmd.form is not Form.WRITE:
+        raise CommandFailed(None)
+    max_args(cmd, 3)
+    key = str_param(cmd, 0, quoted=True).lower()
+    ctxid = int_param(cmd, 1, 0, 5)
+    with state.lock:
+        cfg = state.contexts[ctxid]
+        if key == "ciphersuite":
+            arg = cmd.arg(2)
+            if arg is None:
+                ctx.info(f'+QSSLCFG: "ciphersuite",{ctxid},0X{cfg.ciphersuite:04X}')
+                return
+            value = parse_int(arg.text)
+            if value is None or not 0 <= value <= 0xFFFF:
+                raise CommandFailed(None)
+            cfg.ciphersuite = value
+        elif key in _PATH_KEYS:
+            if cmd.arg(2) is None:
+                ctx.info(f'+QSSLCFG: "{key}",{ctxid},"{getattr(cfg, key)}"')
+                return
+            setattr(cfg, key, str_param(cmd, 2, quoted=True, max_len=80))
+        elif key in _INT_KEYS:
+            lo, hi = _INT_KEYS[key]
+            if cmd.arg(2) is None:
+                ctx.info(f'+QSSLCFG: "{key}",{ctxid},{getattr(cfg, key)}')
+                return
+            setattr(cfg, key, int_param(cmd, 2, lo, hi))
+        else:
+            raise CommandFailed(None)
+
+
+class TlsSetupError(Exception):
+    """The context cannot be built (a file named by QSSLCFG is missing or bad)."""
+
+
+def _ufs_file(ufs: UFS, name: str) -> bytes:
+    try:
+        return ufs.read(name)
+    except (KeyError, ValueError):
+        raise TlsSetupError(f"UFS file {name!r} not found") from None
+
+
+def client_context(cfg: SslConfig, ufs: UFS) -> _ssl.SSLContext:
+    """An ``ssl.SSLContext`` for the module side of a connection (see module doc)."""
+    context = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = _ssl.TLSVersion.TLSv1_2
+    if cfg.sslversion == 3:
+        context.maximum_version = _ssl.TLSVersion.TLSv1_2
+    name = CIPHERSUITES.get(cfg.ciphersuite)
+    if name is not None:
+        with contextlib.suppress(_ssl.SSLError):
+            context.set_ciphers(name)
+    if cfg.seclevel == 0:
+        context.check_hostname = False
+        context.verify_mode = _ssl.CERT_NONE
+        return context
+    context.check_hostname = bool(cfg.checkhost)
+    context.verify_mode = _ssl.CERT_REQUIRED
+    try:
+        context.load_verify_locations(cadata=_ufs_file(ufs, cfg.cacert or "cacert.pem").decode("latin-1"))
+    except _ssl.SSLError as exc:
+        raise TlsSetupError(f"bad CA file: {exc}") from None
+    if cfg.seclevel == 2:
+        cert = _ufs_file(ufs, cfg.clientcert or "clientcert.pem")
+        key = _ufs_file(ufs, cfg.clientkey or "clientkey.pem")
+        _load_client_pair(context, cert, key)
+    return context
+
+
+def _load_client_pair(context: _ssl.SSLContext, cert: bytes, key: bytes) -> None:
+    # load_cert_chain only reads files: write both to a private temp dir briefly.
+    with tempfile.TemporaryDirectory(prefix="lpwa-sim-") as tmp:
+        cert_path = os.path.join(tmp, "cert.pem")
+        key_path = os.path.join(tmp, "key.pem")
+        with open(cert_path, "wb") as fh:
+            fh.write(cert)
+        with open(key_path, "wb") as fh:
+            fh.write(key)
+        try:
+            context.load_cert_chain(cert_path, key_path)
+        except (_ssl.SSLError, OSError) as exc:
+            raise TlsSetupError(f"bad client certificate or key: {exc}") from None
+
+
+REGISTRY = Registry(extended={"+QSSLCFG": qsslcfg})

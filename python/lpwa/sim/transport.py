@@ -1,0 +1,295 @@
+"""The simulator's two AT ports: a TCP server (``socket://``) and a pseudo-terminal.
+
+Each port owns an input buffer filled by its own reader thread and a ``write``
+that sends to whoever is connected right now (bytes for nobody are dropped, as
+on a UART with nothing attached). The port knows nothing about AT commands:
+the engine (``lpwa.sim.engine``) consumes the buffer and decides what to send.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import socket
+import threading
+import time
+import tty
+from typing import Callable
+
+__all__ = ["InputBuffer", "Port", "PtyPort", "TcpPort"]
+
+Tap = Callable[[str, str, bytes], None]
+"""Transcript hook: ``tap(port_name, direction, data)``, direction ``"in"``/``"out"``."""
+
+# How long a write may wait for a host that does not read before the bytes are
+# dropped (a real UART would overrun; a simulator thread must not hang).
+WRITE_STALL_LIMIT = 10.0
+
+
+class InputBuffer:
+    """Bytes received from the host, with arrival time, for one consumer thread."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._cond = threading.Condition()
+        self.last_rx = time.monotonic()
+
+    def feed(self, data: bytes) -> None:
+        """Append bytes from the reader thread."""
+        with self._cond:
+            self._buf += data
+            self.last_rx = time.monotonic()
+            self._cond.notify_all()
+
+    def read(self, max_bytes: int, timeout: float) -> bytes:
+        """Up to ``max_bytes`` bytes, waiting at most ``timeout`` s; ``b""`` on timeout."""
+        deadline = time.monotonic() + max(0.0, timeout)
+        with self._cond:
+            while not self._buf:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return b""
+                self._cond.wait(remaining)
+            chunk = bytes(self._buf[:max_bytes])
+            del self._buf[:max_bytes]
+            return chunk
+
+    def unread(self, data: bytes) -> None:
+        """Put bytes back at the front (the engine read past a command line)."""
+        if data:
+            with self._cond:
+                self._buf[:0] = data
+                self._cond.notify_all()
+
+    def peek(self) -> bytes:
+        """A copy of what is buffered, not consumed."""
+        with self._cond:
+            return bytes(self._buf)
+
+    def clear(self) -> None:
+        """Forget everything buffered."""
+        with self._cond:
+            self._buf.clear()
+
+
+class Port:
+    """One AT port of the module: an input buffer and a write to the host."""
+
+    def __init__(self, name: str, tap: Tap | None = None) -> None:
+        self.name = name
+        self.input = InputBuffer()
+        self._tap = tap
+        self._write_lock = threading.Lock()
+        self._closed = threading.Event()
+        self.connection_id = 0
+        """Increases on every new host connection (the engine resets its line state)."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether a host is attached (always True for a pty)."""
+        raise NotImplementedError
+
+    def write(self, data: bytes) -> None:
+        """Send ``data`` to the host, or drop it if nobody is connected."""
+        if not data:
+            return
+        with self._write_lock:
+            if self._tap is not None:
+                self._tap(self.name, "out", data)
+            self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def _received(self, data: bytes) -> None:
+        if self._tap is not None:
+            self._tap(self.name, "in", data)
+        self.input.feed(data)
+
+    def drop(self) -> None:
+        """Cut the host's connection now (the fault "dropped connection")."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop serving; idempotent."""
+        self._closed.set()
+
+
+class TcpPort(Port):
+    """A TCP listener on loopback; one host at a time, a new one replaces the old."""
+
+    def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0, tap: Tap | None = None):
+        super().__init__(name, tap)
+        self._listener = socket.create_server((host, port))
+        self._listener.settimeout(0.2)
+        self.address: tuple[str, int] = self._listener.getsockname()[:2]
+        self._conn: socket.socket | None = None
+        self._conn_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept_loop, name=f"sim-{name}", daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """``socket://host:port`` for ``serial.serial_for_url``."""
+        return f"socket://{self.address[0]}:{self.address[1]}"
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    def _accept_loop(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except (socket.timeout, TimeoutError):
+                continue
+            except OSError:
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn.settimeout(WRITE_STALL_LIMIT)
+            with self._conn_lock:
+                old, self._conn = self._conn, conn
+                self.connection_id += 1
+                self.input.clear()
+            if old is not None:
+                _close_socket(old)
+            threading.Thread(
+                target=self._read_loop, args=(conn,), name=f"sim-{self.name}-rx", daemon=True
+            ).start()
+
+    def _read_loop(self, conn: socket.socket) -> None:
+        while not self._closed.is_set():
+            try:
+                ready, _, _ = select.select([conn], [], [], 0.2)
+                if not ready:
+                    continue
+                data = conn.recv(65536)
+            except (OSError, ValueError):
+                data = b""
+            if not data:
+                break
+            with self._conn_lock:
+                if self._conn is not conn:
+                    break
+                self._received(data)
+        with self._conn_lock:
+            if self._conn is conn:
+                self._conn = None
+        _close_socket(conn)
+
+    def _send(self, data: bytes) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        try:
+            conn.sendall(data)
+        except OSError:
+            self._forget(conn)
+
+    def _forget(self, conn: socket.socket) -> None:
+        with self._conn_lock:
+            if self._conn is conn:
+                self._conn = None
+        _close_socket(conn)
+
+    def drop(self) -> None:
+        conn = self._conn
+        if conn is not None:
+            self._forget(conn)
+
+    def close(self) -> None:
+        super().close()
+        self.drop()
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        self._thread.join(timeout=2)
+
+
+class PtyPort(Port):
+    """A pseudo-terminal: the host opens ``path`` (the slave) with ``serial.Serial``.
+
+    The simulator keeps its own descriptor on the slave so the master never sees
+    EIO between host sessions; the slave is in raw mode so no byte is translated.
+    ``drop()`` closes the master (the host sees the device vanish) and opens a new
+    pty; ``path`` then names the new one.
+    """
+
+    def __init__(self, name: str, tap: Tap | None = None) -> None:
+        super().__init__(name, tap)
+        self._master = -1
+        self._slave = -1
+        self.path = ""
+        self._open()
+        self._thread = threading.Thread(target=self._read_loop, name=f"sim-{name}", daemon=True)
+        self._thread.start()
+
+    def _open(self) -> None:
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        self._master, self._slave = master, slave
+        self.path = os.ttyname(slave)
+        self.connection_id += 1
+        self.input.clear()
+
+    @property
+    def connected(self) -> bool:
+        return self._master >= 0
+
+    def _read_loop(self) -> None:
+        while not self._closed.is_set():
+            master = self._master
+            try:
+                ready, _, _ = select.select([master], [], [], 0.2)
+                if not ready:
+                    continue
+                data = os.read(master, 65536)
+            except BlockingIOError:
+                continue
+            except (OSError, ValueError):
+                # EIO while no slave is open, or the fd was replaced by drop().
+                time.sleep(0.05)
+                continue
+            if data:
+                self._received(data)
+
+    def _send(self, data: bytes) -> None:
+        view = memoryview(data)
+        deadline = time.monotonic() + WRITE_STALL_LIMIT
+        while view and not self._closed.is_set():
+            master = self._master
+            try:
+                written = os.write(master, view)
+                view = view[written:]
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return  # nobody reads: drop, like an overrun UART
+                select.select([], [master], [], 0.05)
+            except OSError as exc:
+                if exc.errno in (errno.EIO, errno.EBADF):
+                    return
+                raise
+
+    def drop(self) -> None:
+        old_master, old_slave = self._master, self._slave
+        self._open()
+        for fd in (old_master, old_slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def close(self) -> None:
+        super().close()
+        self._thread.join(timeout=2)
+        for fd in (self._master, self._slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._master = self._slave = -1
+
+
+def _close_socket(conn: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        conn.close()
