@@ -1,3 +1,86 @@
-"""Type stubs for the Rust extension ``lpwa._lpwa``."""
+"""Type stubs for the Rust extension ``lpwa._lpwa`` (design §3)."""
+
+from collections.abc import Iterable
+from typing import Final, Literal, final
+
+__all__ = ["Event", "Tokenizer", "__version__"]
 
 __version__: str
+
+_EventKind = Literal["echo", "line", "urc", "final", "connect", "prompt", "body", "invalid"]
+
+@final
+class Event:
+    """One framed piece of module output. Frozen; compares by all fields."""
+
+    __match_args__: Final = ("kind", "data", "code", "payload", "more")
+
+    def __new__(
+        cls,
+        kind: _EventKind,
+        data: bytes,
+        code: int | None = None,
+        payload: bytes | None = None,
+        more: bool = False,
+    ) -> Event: ...
+    @property
+    def kind(self) -> _EventKind:
+        """What the bytes are (interned string)."""
+    @property
+    def data(self) -> bytes:
+        """The line without framing CR/LF, the body bytes, or ``b"> "``."""
+    @property
+    def code(self) -> int | None:
+        """``+CME ERROR: n``, ``CONNECT n`` or a body's ``+QHTTPREAD: <err>``."""
+    @property
+    def payload(self) -> bytes | None:
+        """The binary payload of ``+QCOAPRECV``."""
+    @property
+    def more(self) -> bool:
+        """True on a body chunk that is not the last one of its body."""
+    @property
+    def name(self) -> str | None:
+        """``"+QCOAPRECV"`` for a ``+QCOAPRECV: …`` line, urc or final; else None."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Tokenizer:
+    """The AT stream tokenizer: bytes in, events out; no I/O, no clock."""
+
+    def __new__(
+        cls,
+        urc_prefixes: Iterable[bytes | str] | None = None,
+        *,
+        max_line: int = 4096,
+        max_body: int = 2097152,
+        stream_bodies: bool = False,
+    ) -> Tokenizer: ...
+    def sent(
+        self,
+        command: bytes | bytearray | memoryview,
+        *,
+        body_length: int | None = None,
+        response_header: bool = False,
+    ) -> None:
+        """Declare the command line just written (``b"AT+QHTTPREAD=80\\r"``)."""
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        """Feed bytes read from the module; the events they complete."""
+    def reset(self) -> None:
+        """Forget all state (after a reboot or a reconnect)."""
+    @property
+    def in_flight(self) -> str | None:
+        """The command in flight (``"+QHTTPREAD"``, ``"ATI"``…), or None."""
+    @property
+    def buffered(self) -> int:
+        """Bytes held until more arrive."""
+    @property
+    def max_line(self) -> int: ...
+    @property
+    def max_body(self) -> int: ...
+    @property
+    def stream_bodies(self) -> bool:
+        """Deliver body bytes as they arrive, one ``body`` event per feed call."""
+    @stream_bodies.setter
+    def stream_bodies(self, value: bool) -> None: ...
