@@ -312,7 +312,7 @@ class Session:
         overflow = False
         connection = port.connection_id
         while not self.module.closed:
-            chunk = port.input.read(4096, 0.1)
+            chunk = port.input.read(4096, 0.05)
             if port.connection_id != connection:
                 connection = port.connection_id
                 line.clear()

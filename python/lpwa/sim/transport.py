@@ -123,7 +123,7 @@ class TcpPort(Port):
     def __init__(self, name: str, host: str = "127.0.0.1", port: int = 0, tap: Tap | None = None):
         super().__init__(name, tap)
         self._listener = socket.create_server((host, port))
-        self._listener.settimeout(0.2)
+        self._listener.settimeout(0.05)
         self.address: tuple[str, int] = self._listener.getsockname()[:2]
         self._conn: socket.socket | None = None
         self._conn_lock = threading.Lock()
@@ -162,7 +162,7 @@ class TcpPort(Port):
     def _read_loop(self, conn: socket.socket) -> None:
         while not self._closed.is_set():
             try:
-                ready, _, _ = select.select([conn], [], [], 0.2)
+                ready, _, _ = select.select([conn], [], [], 0.05)
                 if not ready:
                     continue
                 data = conn.recv(65536)
@@ -242,7 +242,7 @@ class PtyPort(Port):
         while not self._closed.is_set():
             master = self._master
             try:
-                ready, _, _ = select.select([master], [], [], 0.2)
+                ready, _, _ = select.select([master], [], [], 0.05)
                 if not ready:
                     continue
                 data = os.read(master, 65536)
