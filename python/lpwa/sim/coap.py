@@ -129,6 +129,9 @@ def qcoapcfg(ctx: Ctx, cmd: Command) -> None:
         else:
             slot.timeout = int_param(cmd, 2, 2, 60)
             slot.retry_count = int_param(cmd, 3, 4, 8, default=slot.retry_count)
+            if slot.session is not None:  # "The commands take effect immediately."
+                slot.session.ack_timeout = ctx.scaled(slot.timeout)
+                slot.session.retry_count = slot.retry_count
     else:
         raise CommandFailed(None)
 
