@@ -2,6 +2,11 @@
 
 ``--port`` takes any pyserial URL (``socket://host:port``, ``rfc2217://…``), a
 device or pty path, or ``sim`` for a built-in simulated module.
+
+Exit status: 0 on success; 1 on an error, reported as one line
+``lpwa: <ErrorClass>: <message>`` on standard error (``--verbose`` adds the
+traceback); 2 on a usage error or when the server answered with a failure
+(HTTP status not 2xx, CoAP class not 2); 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -32,9 +37,13 @@ def _port_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``lpwa`` argument parser, with one subparser per command."""
+    from lpwa.sim.__main__ import build_parser as sim_parser
+
     parser = argparse.ArgumentParser(
         prog="lpwa",
         description="HTTP(S) and CoAP through Quectel BG95/BG77/BG96 modules over AT commands.",
+        epilog="Run 'lpwa COMMAND --help' for a command's options. Try 'lpwa demo' first.",
     )
     parser.add_argument("--version", action="version", version=f"lpwa {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log the AT exchange")
@@ -50,13 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", type=int, default=1024 * 1024, help="GET body size in bytes")
     demo.add_argument("--quiet", action="store_true", help="do not show the AT exchange")
 
-    info = sub.add_parser("info", help="model, firmware, SIM, registration and PDP state")
+    info = sub.add_parser(
+        "info",
+        help="model, firmware, SIM, registration and PDP state",
+        description="Print the module's model, firmware revision, error-719 quirk profile, "
+        "SIM state, network registration and PDP contexts.",
+    )
     _port_option(info)
 
-    http = sub.add_parser("http", help="HTTP(S) GET or POST through the module")
+    http = sub.add_parser(
+        "http",
+        help="HTTP(S) GET or POST through the module",
+        description="Send one HTTP(S) request through the module (AT+QHTTP*) and write the "
+        "response body to standard output (or --output); the status line goes to standard "
+        "error, with a progress bar for large bodies. Exit status 2 if the status is not 2xx.",
+    )
     _port_option(http)
-    http.add_argument("method", choices=["get", "post"])
-    http.add_argument("url")
+    http.add_argument("method", choices=["get", "post"], help="request method")
+    http.add_argument("url", help="http:// or https:// URL (at most 700 bytes)")
     http.add_argument("--data", help="POST body: text, or @file to read it from a file")
     http.add_argument(
         "--header", action="append", default=[], metavar="K:V", help="extra request header"
@@ -65,25 +85,51 @@ def build_parser() -> argparse.ArgumentParser:
     http.add_argument("--apn", default="", help="APN to activate PDP context 1 with")
     http.add_argument("--cacert", help="PEM file of the CA to verify an HTTPS server with")
 
-    coap = sub.add_parser("coap", help="CoAP request through the module")
+    coap = sub.add_parser(
+        "coap",
+        help="CoAP request through the module",
+        description="Send one CoAP request through the module (AT+QCOAP*) and write the "
+        "response payload to standard output; the response code goes to standard error. "
+        "Exit status 2 if the code is not 2.xx.",
+    )
     _port_option(coap)
-    coap.add_argument("method", choices=["get", "post", "put", "delete"])
+    coap.add_argument("method", choices=["get", "post", "put", "delete"], help="request method")
     coap.add_argument("url", help="coap://host:port/path?query")
-    coap.add_argument("--payload", default="", help="payload text, or @file")
+    coap.add_argument("--payload", default="", help="payload text, or @file (at most 1024 bytes)")
     coap.add_argument("--non", action="store_true", help="send as Non-confirmable")
     coap.add_argument("--apn", default="", help="APN to activate PDP context 1 with")
 
-    trace = sub.add_parser("trace", help="decode a captured module byte stream to JSON lines")
+    trace = sub.add_parser(
+        "trace",
+        help="decode a captured module byte stream to JSON lines",
+        description="Decode a raw module-to-host capture (echo on) into one JSON object per "
+        "event: kind, text, name, code, and base64 bodies and payloads.",
+    )
     trace.add_argument("file", help="capture file, or - for standard input")
     trace.add_argument("--stats", action="store_true", help="count events by kind and URC name")
     trace.add_argument("--brief", action="store_true", help="omit body and payload bytes")
 
-    sim = sub.add_parser("sim", help="serve a simulated module on a pty and socket://")
-    sim.add_argument("args", nargs=argparse.REMAINDER, help="options of python -m lpwa.sim")
+    # The simulator's own options (python -m lpwa.sim), so 'lpwa sim --help' lists them.
+    sub.add_parser(
+        "sim",
+        parents=[sim_parser()],
+        add_help=False,
+        help="serve a simulated module on a pty and socket:// until Ctrl-C",
+        description="Run a simulated module and print where it listens (socket:// URL and "
+        "pty path); stops on Ctrl-C or SIGTERM.",
+    )
     return parser
 
 
+def _sim_argv(argv: Sequence[str]) -> list[str]:
+    """The arguments after the ``sim`` command word (the global options take no value)."""
+    items = list(argv)
+    return items[items.index("sim") + 1 :]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``lpwa`` command with ``argv`` (default: ``sys.argv[1:]``); the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verbose:
@@ -98,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sim":
             from lpwa.sim.__main__ import main as sim_main
 
-            return sim_main(args.args)
+            return sim_main(_sim_argv(argv))
         if args.command == "demo":
             from lpwa.cli.demo import run_demo
 
@@ -107,11 +153,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         handler = {"info": commands.info, "http": commands.http, "coap": commands.coap}
         return handler[args.command](args)
-    except LpwaError as exc:
-        print(f"lpwa: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except (LpwaError, OSError, ValueError) as exc:
+        # ValueError: arguments the library refused (a firmware name, a URL…);
+        # OSError: files named on the command line, sockets, the serial device.
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"lpwa: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or "(no message)"
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from lpwa.cli.progress import ProgressBar
 from lpwa.errors import ParameterError
 from lpwa.modem import Modem
 
+__all__ = ["coap", "http", "info", "open_modem"]
+
 # Bodies at least this large get a progress bar.
 PROGRESS_FROM = 64 * 1024
 
@@ -41,6 +43,7 @@ def _read_arg(value: str) -> bytes:
 
 
 def info(args: argparse.Namespace) -> int:
+    """``lpwa info``: print identity, SIM, registration and PDP contexts; 0."""
     with open_modem(args) as modem:
         net = modem.network
         rows = [
@@ -69,6 +72,7 @@ def _registration(modem: Modem) -> str:
 
 
 def http(args: argparse.Namespace) -> int:
+    """``lpwa http get|post``: the body to stdout or ``--output``; 0 on 2xx, else 2."""
     headers: dict[str, str] = {}
     for item in args.header:
         name, sep, value = item.partition(":")
@@ -117,6 +121,7 @@ def _https_setup(modem: Modem, cacert: str | None) -> None:
 
 
 def coap(args: argparse.Namespace) -> int:
+    """``lpwa coap get|post|put|delete``: the payload to stdout; 0 on 2.xx, else 2."""
     parts = urlsplit(args.url)
     if parts.scheme != "coap" or not parts.hostname:
         raise ParameterError(f"URL must be coap://host[:port]/path, not {args.url!r}")
@@ -135,6 +140,8 @@ def coap(args: argparse.Namespace) -> int:
                 response = method(parts.path, **kwargs)
     print(f"{response.code} {response.code.name}", file=sys.stderr)
     sys.stdout.buffer.write(response.payload)
-    if response.payload and not response.payload.endswith(b"\n"):
+    # A newline for the terminal's sake only: piped or redirected, the payload is exact.
+    if sys.stdout.isatty() and response.payload and not response.payload.endswith(b"\n"):
         sys.stdout.buffer.write(b"\n")
+    sys.stdout.buffer.flush()
     return 0 if response.code.is_successful() else 2

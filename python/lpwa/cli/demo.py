@@ -65,6 +65,8 @@ class TracePrinter:
 
 @dataclass
 class Step:
+    """One line of the summary: what was done, whether it worked, what it showed."""
+
     name: str
     ok: bool
     detail: str
@@ -92,6 +94,7 @@ class DemoSession:
         self.out = out
 
     def steps(self) -> list[tuple[str, Callable[[], str]]]:
+        """The steps in order, each a title and the action that runs it."""
         return [
             ("Identity and quirk profile", self.identity),
             ("Network (AT+CPIN?, AT+CEREG?, AT+QIACT)", self.network),
@@ -102,15 +105,18 @@ class DemoSession:
         ]
 
     def identity(self) -> str:
+        """Model, firmware and the firmware's error-719 profile."""
         quirk = ", ".join(sorted(self.modem.quirks.https_post_719)) or "none"
         return f"{self.modem.model} {self.modem.firmware} (719 bug in: {quirk})"
 
     def network(self) -> str:
+        """SIM and registration checks, then PDP context 1."""
         self.modem.network.check_ready()
         ctx = self.modem.network.activate(1, apn="internet")
         return f"PDP context 1 active, address {ctx.address}"
 
     def tls(self) -> str:
+        """The demo CA up to the module's UFS and SSL context 1 verifying with it."""
         info = self.modem.files.upload("demo_ca.pem", demo_ca_pem())
         self.modem.ssl.configure(
             1, sslversion=4, ciphersuite=0xFFFF, seclevel=1, cacert="demo_ca.pem"
@@ -119,6 +125,7 @@ class DemoSession:
         return f"CA uploaded ({info.size} bytes, checksum verified), seclevel 1"
 
     def https_get(self) -> str:
+        """A large HTTPS GET with a progress bar; the body's SHA-256 checked."""
         bar = ProgressBar("GET", out=self.out)
         quiet = not self.printer.enabled
         self.printer.enabled = False  # the progress bar tells this part
@@ -142,6 +149,7 @@ class DemoSession:
         )
 
     def https_post(self) -> str:
+        """An HTTPS POST that fails with 719 unless the library pads it."""
         response = self.modem.http.post(
             f"{self.https.url}/telemetry", TELEMETRY, content_type="application/json"
         )
@@ -157,6 +165,7 @@ class DemoSession:
         )
 
     def coap(self) -> str:
+        """A confirmable CoAP GET and a non-confirmable POST."""
         client = self.modem.coap.client(0)
         with client.open("127.0.0.1", self.coap_server.port):
             reading = client.get("sensors/temperature")
@@ -169,8 +178,10 @@ class DemoSession:
         )
 
 
-def run_demo(*, size: int = 1024 * 1024, quiet: bool = False, out: IO[str] = sys.stdout) -> int:
-    """Run the demo session; 0 when every step succeeded."""
+def run_demo(*, size: int = 1024 * 1024, quiet: bool = False, out: IO[str] | None = None) -> int:
+    """Run the demo session, writing to ``out`` (default stdout); 0 when every step
+    succeeded, else 1."""
+    out = out if out is not None else sys.stdout
     from lpwa.sim import Simulator
 
     printer = TracePrinter(out)

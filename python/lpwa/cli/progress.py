@@ -1,4 +1,9 @@
-"""A one-line progress bar for large transfers, on a terminal or a log file."""
+"""A one-line progress bar for large transfers, on a terminal or a log file.
+
+On a terminal the bar is redrawn in place (at most 10 times a second); anywhere
+else (a pipe, a log file) only the final state is written, once, so logs hold
+one line per transfer instead of a run of carriage returns.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +11,59 @@ import sys
 import time
 from typing import IO
 
+__all__ = ["ProgressBar"]
+
 
 class ProgressBar:
-    """``[#######.....]  512.0/1024.0 KiB  2.1 MiB/s``, redrawn at most 10 times a second."""
+    """``body [#######.....]  512.0/1024.0 KiB  2.1 MiB/s``: call it with
+    ``(received, total)`` as bytes arrive (``total`` None when unknown), then
+    ``finish()``."""
 
     def __init__(
-        self, label: str, out: IO[str] = sys.stderr, width: int = 30, min_total: int = 0
+        self,
+        label: str,
+        out: IO[str] | None = None,
+        width: int = 30,
+        min_total: int = 0,
+        live: bool | None = None,
     ) -> None:
         self.label = label
+        self.out = out if out is not None else sys.stderr
+        self.width = width
         self.min_total = min_total
         """Transfers known to be smaller than this draw no bar."""
-        self.out = out
-        self.width = width
+        isatty = getattr(self.out, "isatty", None)
+        self.live = live if live is not None else bool(isatty and isatty())
+        """Redraw in place; when False only the final state is written."""
         self.start = time.monotonic()
         self._last = 0.0
+        self._state: tuple[int, int | None] | None = None
         self._done = False
 
     def __call__(self, received: int, total: int | None) -> None:
-        if total is not None and total < self.min_total:
+        """Record progress; redraws when live and a tenth of a second has passed."""
+        if self._done or (total is not None and total < self.min_total):
+            return
+        self._state = (received, total)
+        if total is not None and received >= total:
+            self.finish()
             return
         now = time.monotonic()
-        final = total is not None and received >= total
-        if not final and now - self._last < 0.1:
+        if self.live and now - self._last >= 0.1:
+            self._last = now
+            self._draw(received, total, now)
+            self.out.flush()
+
+    def finish(self) -> None:
+        """Draw the final state and end the line (once; nothing if nothing was recorded)."""
+        if self._done or self._state is None:
             return
-        self._last = now
+        self._done = True
+        self._draw(*self._state, time.monotonic())
+        self.out.write("\n")
+        self.out.flush()
+
+    def _draw(self, received: int, total: int | None, now: float) -> None:
         rate = received / max(now - self.start, 1e-6) / 1024 / 1024
         if total:
             filled = int(self.width * min(received, total) / total)
@@ -38,14 +72,5 @@ class ProgressBar:
         else:
             bar = "?" * self.width
             amount = f"{received / 1024:7.1f} KiB"
-        self.out.write(f"\r  {self.label} [{bar}] {amount} {rate:5.1f} MiB/s")
-        if final:
-            self.finish()
-        self.out.flush()
-
-    def finish(self) -> None:
-        """End the bar's line (once, and only if a bar was drawn)."""
-        if not self._done and self._last:
-            self._done = True
-            self.out.write("\n")
-            self.out.flush()
+        start = "\r" if self.live else ""
+        self.out.write(f"{start}  {self.label} [{bar}] {amount} {rate:5.1f} MiB/s")

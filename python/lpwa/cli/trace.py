@@ -1,86 +1,252 @@
 """``lpwa trace``: decode a captured module→host byte stream into JSON events.
 
 For fleet collectors that archive raw serial traffic. Each event becomes one JSON
-object per line: ``kind`` (the tokenizer's), ``text`` for lines (UTF-8, invalid
-bytes replaced), ``name`` for ``+NAME:`` lines, ``code`` when the event has one,
-and ``length`` plus ``data_b64`` for bodies and binary URC payloads
-(``payload_b64``). Echoed commands in the capture drive the framing, so a
-``AT+QHTTPREAD`` echo frames the body that follows it.
+object per line, written as soon as it is framed: ``kind`` (the tokenizer's),
+``text`` for lines (UTF-8, invalid bytes replaced), ``name`` for ``+NAME:`` lines,
+``code`` when the event has one, ``length`` plus ``data_b64`` for bodies and for
+bytes that could not be framed (``invalid``), ``payload_length`` plus
+``payload_b64`` for binary URC payloads (``+QCOAPRECV``). ``--brief`` leaves the
+base64 out; ``--stats`` prints one JSON summary instead (events by kind, URCs by
+name, input bytes, seconds, MB/s).
+
+The capture must have echo on (the module's power-up default, design §2): the
+echoed commands stand in for the host's side. The trace replays them as the host
+would have declared them, so a ``AT+QHTTPREAD`` body is framed by the
+``<content_length>`` of the ``+QHTTPGET``/``+QHTTPPOST`` URC before it, or by its
+``Content-Length`` header after ``AT+QHTTPCFG="responseheader",1``, and by the
+trailer ``\\r\\nOK\\r\\n\\r\\n+QHTTPREAD: <err>\\r\\n`` only when neither is known.
+
+This module owns the decoding and the summary; the framing rules are the
+tokenizer's (``lpwa.tokenizer``) and must not be repeated here.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from typing import IO, Any
+from dataclasses import dataclass, field
+from typing import IO, Any, Protocol
 
 from lpwa.tokenizer import Event, Tokenizer
 
+__all__ = ["CaptureDecoder", "Readable", "Stats", "events", "record", "run"]
+
 READ_SIZE = 1 << 16
 
-
-def _record(event: Event, brief: bool) -> dict[str, Any]:
-    kind = event.kind
-    record: dict[str, Any] = {"kind": kind}
-    if kind == "body":
-        record["length"] = len(event.data)
-        if event.more:
-            record["more"] = True
-        if not brief:
-            record["data_b64"] = base64.b64encode(event.data).decode("ascii")
-    else:
-        record["text"] = event.data.decode("utf-8", "replace")
-        if event.name is not None:
-            record["name"] = event.name
-    if event.code is not None:
-        record["code"] = event.code
-    if event.payload is not None:
-        record["payload_length"] = len(event.payload)
-        if not brief:
-            record["payload_b64"] = base64.b64encode(event.payload).decode("ascii")
-    return record
+# The echo whose body framing depends on what came before it.
+_READ_ECHO = b"AT+QHTTPREAD"
+# +QHTTPGET/+QHTTPPOST/+QHTTPPOSTFILE: <err>[,<httpcode>[,<content_length>]] (design §2).
+_RESULT_URC = re.compile(rb"\+QHTTP(?:GET|POST|POSTFILE): (\d+),\d+,(\d+)\s*$")
+_RESPONSE_HEADER = re.compile(rb'AT\+QHTTPCFG="responseheader",([01])\s*$', re.IGNORECASE)
+# An echo longer than this is not waited for: its bytes go to the tokenizer as they are.
+_MAX_ECHO = 1024
 
 
-def events(stream: IO[bytes], tokenizer: Tokenizer | None = None) -> Iterator[Event]:
-    """Every event of a captured stream, read in large pieces."""
-    tok = tokenizer or Tokenizer()
-    while True:
-        data = stream.read(READ_SIZE)
+class Readable(Protocol):
+    """What ``events`` reads from: a binary file, ``sys.stdin.buffer``, a pipe."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class CaptureDecoder:
+    """Feeds a capture to a ``Tokenizer``, declaring each ``AT+QHTTPREAD`` echo with
+    what the host knew when it wrote it (the body length, response headers on).
+
+    ``feed(data)`` takes any split of the capture and returns the events completed;
+    ``close()`` returns those held back at the end of the capture.
+    """
+
+    def __init__(self, tokenizer: Tokenizer | None = None) -> None:
+        self.tokenizer = tokenizer or Tokenizer()
+        self._held = b""
+        self._content_length: int | None = None
+        self._response_header = False
+
+    def feed(self, data: bytes) -> list[Event]:
+        """The events that ``data`` (the next bytes of the capture) completes."""
+        buf = self._held + bytes(data)
+        self._held = b""
+        out: list[Event] = []
+        pos = 0
+        while True:
+            mark = buf.find(_READ_ECHO, pos)
+            if mark < 0:
+                break
+            end = buf.find(b"\r", mark)
+            if end < 0 and len(buf) - mark <= _MAX_ECHO:
+                # The echo may go on in the next piece: hold it until it ends.
+                self._push(buf[pos:mark], out)
+                self._held = buf[mark:]
+                return out
+            self._push(buf[pos:mark], out)
+            command = buf[mark : end + 1] if end >= 0 else b""
+            if command and self._at_line_start():
+                self._declare(command)
+            pos = mark + len(_READ_ECHO)
+            self._push(buf[mark:pos], out)
+        tail = _partial_mark(buf, pos)
+        self._push(buf[pos : len(buf) - tail], out)
+        self._held = buf[len(buf) - tail :]
+        return out
+
+    def close(self) -> list[Event]:
+        """The events of bytes held back waiting for more (end of the capture)."""
+        held, self._held = self._held, b""
+        out: list[Event] = []
+        self._push(held, out)
+        return out
+
+    def _at_line_start(self) -> bool:
+        tok = self.tokenizer
+        return tok.in_flight is None and tok.buffered == 0
+
+    def _declare(self, command: bytes) -> None:
+        name_end = len(_READ_ECHO)
+        if command[name_end : name_end + 1] not in (b"=", b"\r"):
+            return  # AT+QHTTPREADFILE and the like: nothing to frame
+        if self._response_header:
+            self.tokenizer.sent(command, response_header=True)
+        else:
+            self.tokenizer.sent(command, body_length=self._content_length)
+        self._content_length = None
+
+    def _push(self, data: bytes, out: list[Event]) -> None:
         if not data:
             return
-        yield from tok.feed(data)
+        for event in self.tokenizer.feed(data):
+            self._observe(event)
+            out.append(event)
+
+    def _observe(self, event: Event) -> None:
+        if event.kind in ("urc", "line"):
+            if event.data in (b"RDY", b"POWERED DOWN"):  # a reboot forgets QHTTPCFG
+                self._response_header = False
+                self._content_length = None
+                return
+            result = _RESULT_URC.match(event.data)
+            if result is not None:
+                ok = result.group(1) == b"0"
+                self._content_length = int(result.group(2)) if ok else None
+        elif event.kind == "echo":
+            header = _RESPONSE_HEADER.match(event.data)
+            if header is not None:
+                self._response_header = header.group(1) == b"1"
 
 
-def run(source: str, *, stats: bool, brief: bool, out: IO[str] = sys.stdout) -> int:
-    """Decode ``source`` (a path or ``-``) to ``out``; returns the exit status."""
-    stream = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
-    start = time.perf_counter()
-    kinds: Counter[str] = Counter()
-    urcs: Counter[str] = Counter()
-    size = 0
-    try:
-        for event in events(stream):
-            if stats:
-                kinds[event.kind] += 1
-                if event.kind == "urc":
-                    urcs[event.name or event.data.decode("utf-8", "replace")] += 1
-                size += len(event.data)
-            else:
-                out.write(json.dumps(_record(event, brief)) + "\n")
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
-    if stats:
-        elapsed = time.perf_counter() - start
-        summary = {
-            "events": sum(kinds.values()),
-            "by_kind": dict(kinds.most_common()),
-            "urcs_by_name": dict(urcs.most_common()),
-            "seconds": round(elapsed, 6),
+def _partial_mark(buf: bytes, pos: int) -> int:
+    """How many bytes at the end of ``buf`` (from ``pos``) could begin an echo mark."""
+    for size in range(min(len(_READ_ECHO) - 1, len(buf) - pos), 0, -1):
+        if _READ_ECHO.startswith(buf[len(buf) - size :]):
+            return size
+    return 0
+
+
+def events(stream: Readable, decoder: CaptureDecoder | None = None) -> Iterator[list[Event]]:
+    """The events of a captured stream, one list per read (a read returns what is
+    available, so a live pipe is decoded as it arrives)."""
+    dec = decoder or CaptureDecoder()
+    read = getattr(stream, "read1", stream.read)
+    while True:
+        data = read(READ_SIZE)
+        if not data:
+            break
+        yield dec.feed(data)
+    yield dec.close()
+
+
+def record(event: Event, brief: bool = False) -> dict[str, Any]:
+    """The JSON object of one event (see the module docstring for the keys)."""
+    kind = event.kind
+    rec: dict[str, Any] = {"kind": kind}
+    if kind in ("body", "invalid"):
+        rec["length"] = len(event.data)
+        if event.more:
+            rec["more"] = True
+        if not brief:
+            rec["data_b64"] = base64.b64encode(event.data).decode("ascii")
+    else:
+        rec["text"] = event.data.decode("utf-8", "replace")
+        if event.name is not None:
+            rec["name"] = event.name
+    if event.code is not None:
+        rec["code"] = event.code
+    if event.payload is not None:
+        rec["payload_length"] = len(event.payload)
+        if not brief:
+            rec["payload_b64"] = base64.b64encode(event.payload).decode("ascii")
+    return rec
+
+
+@dataclass
+class Stats:
+    """Counts for ``--stats``: events by kind, URCs by name, input bytes."""
+
+    kinds: Counter[str] = field(default_factory=Counter)
+    urcs: Counter[str] = field(default_factory=Counter)
+    body_bytes: int = 0
+    input_bytes: int = 0
+
+    def add(self, event: Event) -> None:
+        """Count one event."""
+        self.kinds[event.kind] += 1
+        if event.kind == "urc":
+            self.urcs[event.name or event.data.decode("utf-8", "replace")] += 1
+        elif event.kind == "body":
+            self.body_bytes += len(event.data)
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        """The JSON summary."""
+        mb = self.input_bytes / 1e6
+        return {
+            "events": sum(self.kinds.values()),
+            "by_kind": dict(self.kinds.most_common()),
+            "urcs_by_name": dict(self.urcs.most_common()),
+            "body_bytes": self.body_bytes,
+            "input_bytes": self.input_bytes,
+            "seconds": round(seconds, 6),
+            "mb_per_s": round(mb / seconds, 1) if seconds > 0 else None,
         }
-        out.write(json.dumps(summary, indent=2) + "\n")
+
+
+class _CountingStream:
+    """Counts the bytes read through it."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        read = getattr(self.raw, "read1", self.raw.read)
+        data: bytes = read(size)
+        self.count += len(data)
+        return data
+
+
+def run(source: str, *, stats: bool, brief: bool, out: IO[str] | None = None) -> int:
+    """Decode ``source`` (a path or ``-`` for standard input) to ``out``; the exit status."""
+    out = out if out is not None else sys.stdout
+    raw = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+    stream = _CountingStream(raw)
+    start = time.perf_counter()
+    counts = Stats()
+    try:
+        for batch in events(stream):
+            if stats:
+                for event in batch:
+                    counts.add(event)
+            elif batch:
+                out.write("".join(json.dumps(record(e, brief)) + "\n" for e in batch))
+                out.flush()
+    finally:
+        if raw is not sys.stdin.buffer:
+            raw.close()
+    if stats:
+        counts.input_bytes = stream.count
+        out.write(json.dumps(counts.summary(time.perf_counter() - start), indent=2) + "\n")
+        out.flush()
     return 0
