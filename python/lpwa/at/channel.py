@@ -45,6 +45,9 @@ DEFAULT_TIMEOUT = 5.0
 
 # Ctrl-Z ends prompt input whose length was not given (CoAP note 3.3.6).
 CTRL_Z = b"\x1a"
+# How much of a body's end to keep for recognising a reboot inside it.
+TAIL = 1024
+BOOT = b"\r\nRDY\r\n"
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,8 @@ class CommandStream:
             timeout: float | None = opts["timeout"]
             deadline = None if timeout is None else start + timeout
             idle: float | None = opts["idle_timeout"]
-            finished = False
+            connected = False
+            tail = b""
             try:
                 with ch._tok_lock:
                     ch._tok.sent(
@@ -178,7 +182,6 @@ class CommandStream:
                 while True:
                     item = ch._next(pending, deadline, idle, start)
                     if isinstance(item, BaseException):
-                        finished = True
                         raise item
                     kind = item.kind
                     if kind == "line":
@@ -188,18 +191,21 @@ class CommandStream:
                         if not item.more:
                             self.body_code = item.code
                         if item.data:
+                            tail = (tail + item.data)[-TAIL:]
                             yield item.data
                     elif kind == "connect" or kind == "prompt":
+                        connected = True
                         if kind == "connect":
                             connect_code = item.code
                         if data is not None:
-                            log.debug("%s >> %d data bytes", ch.name, len(data))
-                            if ch.on_trace is not None:
-                                ch.on_trace(">", "data", data)
-                            ch.transport.write(data + opts["data_terminator"])
+                            out = data + opts["data_terminator"]
                             data = None
+                            if out:
+                                log.debug("%s >> %d data bytes", ch.name, len(out))
+                                if ch.on_trace is not None:
+                                    ch.on_trace(">", "data", out)
+                                ch.transport.write(out)
                     elif kind == "final":
-                        finished = True
                         text = item.data.decode("utf-8", "replace")
                         if text != "OK" and text != "SEND OK":
                             raise ch._final_error(self.command, text, item.code)
@@ -213,11 +219,18 @@ class CommandStream:
                         )
                         return
                     # "echo": nothing to do; the tokenizer already used it.
+            except GeneratorExit:
+                # Abandoned early: read up to the final code so that the next
+                # command does not receive this one's tail.
+                self._drain(pending, deadline, idle, start)
+                raise
+            except ATTimeout as exc:
+                if connected and ch._resync(tail):
+                    raise ModuleRebooted(
+                        f"{ch.name}: the module rebooted during {self.command!r}"
+                    ) from exc
+                raise
             finally:
-                if not finished:
-                    # Abandoned early (or a write failed): read up to the final
-                    # code so the next command does not receive this one's tail.
-                    self._drain(pending, deadline, idle, start)
                 with ch._state_lock:
                     ch._pending = None
 
@@ -379,6 +392,22 @@ class ATChannel:
     def write_raw(self, data: bytes) -> None:
         """Write bytes outside any command (e.g. ``+++`` to leave data mode)."""
         self.transport.write(data)
+
+    def _resync(self, tail: bytes) -> bool:
+        """A data phase went silent: back to line mode, and look for a reboot.
+
+        The module's boot URCs during a body are framed as body bytes (a body may
+        contain anything); once the body stalls, a ``RDY`` line in its tail means
+        the module restarted. The tail from there is fed again as URCs, so none
+        is lost. Returns whether a reboot was found.
+        """
+        at = tail.rfind(BOOT)
+        with self._tok_lock:
+            self._tok.reset()
+            events = self._tok.feed(tail[at:]) if at >= 0 else []
+        for event in events:
+            self._route(event)
+        return at >= 0
 
     # -- URCs ---------------------------------------------------------------------
 

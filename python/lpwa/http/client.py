@@ -58,6 +58,9 @@ HTTP_KEYS: dict[str, range] = {
 CONNECT_TIME = 125
 # Slack on top of the module's own timers, for the UART and a busy host.
 MARGIN = 5.0
+# Silence beyond <wait_time> before we give up on a body: the module reports
+# its own wait_time expiry (HTTP note 2.6), so ours only needs to come later.
+IDLE_MARGIN = 2.0
 SECONDS = range(1, 65536)  # rsptime, input_time, wait_time: 1-65535 s
 T = TypeVar("T")
 
@@ -344,7 +347,7 @@ class HTTP:
         stream = self._modem.channel.stream(
             line,
             timeout=None,
-            idle_timeout=wait_time + MARGIN,
+            idle_timeout=wait_time + IDLE_MARGIN,
             body_length=response.content_length,
             response_header=response._with_head,
         )
