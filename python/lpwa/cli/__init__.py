@@ -144,7 +144,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sim":
             from lpwa.sim.__main__ import main as sim_main
 
-            return sim_main(_sim_argv(argv))
+            try:
+                return sim_main(_sim_argv(argv))
+            except KeyboardInterrupt:
+                # Ctrl-C is how 'lpwa sim' is stopped, even in the instant
+                # between its banner and its wait loop.
+                return 0
         if args.command == "demo":
             from lpwa.cli.demo import run_demo
 
