@@ -61,12 +61,12 @@ pub fn parse(line: &[u8], body_length: Option<u64>, response_header: bool) -> Op
         Some(b) if b.is_ascii_alphabetic() => (&rest[..1], &rest[1..]),
         _ => (&rest[..0], rest),
     };
-    let mut text = if name.first() == Some(&b'+') {
-        String::new()
-    } else {
-        String::from("AT")
-    };
-    text.push_str(&String::from_utf8_lossy(name).to_ascii_uppercase());
+    let mut text = String::with_capacity(name.len() + 2);
+    if name.first() != Some(&b'+') {
+        text.push_str("AT");
+    }
+    // `name` is ASCII by construction (`+`, `&`, letters, digits, `_`).
+    text.extend(name.iter().map(|b| char::from(b.to_ascii_uppercase())));
     // The read (`?`) and test (`=?`) forms have no data phase.
     let query = args.first() == Some(&b'?') || args.starts_with(b"=?");
     let phase = match text.as_str() {

@@ -10,6 +10,7 @@ use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyList, PyString};
 
 use crate::event::{name_of, Event, Kind};
@@ -29,66 +30,113 @@ fn kind_str(py: Python<'_>, kind: Kind) -> &Bound<'_, PyString> {
     }
 }
 
+static OK: PyOnceLock<Py<PyBytes>> = PyOnceLock::new();
+static PROMPT: PyOnceLock<Py<PyBytes>> = PyOnceLock::new();
+
+fn cached_bytes(py: Python<'_>, cell: &PyOnceLock<Py<PyBytes>>, value: &[u8]) -> Py<PyBytes> {
+    cell.get_or_init(py, || PyBytes::new(py, value).unbind())
+        .clone_ref(py)
+}
+
 /// One framed piece of module output (design §3).
+///
+/// Every exposed field is a `Py<…>`: on a frozen class pyo3 turns them into
+/// struct members, which Python reads without calling into Rust (the event
+/// consumer's hot path).
 #[pyclass(frozen, module = "lpwa._lpwa", name = "Event")]
 pub struct PyEvent {
-    kind: Kind,
+    tag: Kind,
+    /// The interned kind string.
+    #[pyo3(get)]
+    kind: Py<PyString>,
     /// The line without framing CR/LF, the body bytes, or `b"> "`.
     #[pyo3(get)]
     data: Py<PyBytes>,
-    /// `+CME ERROR: n`, `CONNECT n`, a body's `+QHTTPREAD: <err>`; else None.
+    /// `+CME ERROR: n`, `CONNECT n`, a body's `+QHTTPREAD: <err>` (int); else None.
     #[pyo3(get)]
-    code: Option<i64>,
-    /// The binary payload of `+QCOAPRECV`; else None.
+    code: Py<PyAny>,
+    /// The binary payload of `+QCOAPRECV` (bytes); else None.
     #[pyo3(get)]
-    payload: Option<Py<PyBytes>>,
+    payload: Py<PyAny>,
     /// True on a body chunk that is not the last.
     #[pyo3(get)]
-    more: bool,
+    more: Py<PyAny>,
 }
 
 impl PyEvent {
-    fn from_event(py: Python<'_>, event: &Event<'_>) -> PyEvent {
+    fn build(
+        py: Python<'_>,
+        tag: Kind,
+        data: Py<PyBytes>,
+        code: Option<i64>,
+        payload: Option<Py<PyBytes>>,
+        more: bool,
+    ) -> PyEvent {
         PyEvent {
-            kind: event.kind,
-            data: PyBytes::new(py, event.data).unbind(),
-            code: event.code,
-            payload: event.payload.map(|p| PyBytes::new(py, p).unbind()),
-            more: event.more,
+            tag,
+            kind: kind_str(py, tag).clone().unbind(),
+            data,
+            code: match code {
+                Some(code) => code
+                    .into_pyobject(py)
+                    .map_or_else(|e| match e {}, |c| c.into_any().unbind()),
+                None => py.None(),
+            },
+            payload: payload.map_or_else(|| py.None(), Py::into_any),
+            more: PyBool::new(py, more).to_owned().into_any().unbind(),
         }
     }
 
-    fn key<'a>(&'a self, py: Python<'a>) -> (Kind, &'a [u8], Option<i64>, Option<&'a [u8]>, bool) {
-        (
-            self.kind,
-            self.data.as_bytes(py),
-            self.code,
-            self.payload.as_ref().map(|p| p.as_bytes(py)),
-            self.more,
+    fn from_event(py: Python<'_>, event: &Event<'_>) -> PyEvent {
+        // The commonest data share one bytes object each (bytes are immutable).
+        let data = match event.data {
+            b"OK" => cached_bytes(py, &OK, b"OK"),
+            b"> " => cached_bytes(py, &PROMPT, b"> "),
+            data => PyBytes::new(py, data).unbind(),
+        };
+        PyEvent::build(
+            py,
+            event.kind,
+            data,
+            event.code,
+            event.payload.map(|p| PyBytes::new(py, p).unbind()),
+            event.more,
         )
     }
+
+    /// The fields compared by `==` and hashed.
+    fn key<'a>(&'a self, py: Python<'a>) -> PyResult<EventKey<'a>> {
+        Ok((
+            self.tag,
+            self.data.as_bytes(py),
+            self.code.extract::<Option<i64>>(py)?,
+            self.payload
+                .bind(py)
+                .cast::<PyBytes>()
+                .ok()
+                .map(|p| p.as_bytes()),
+            self.more.is_truthy(py)?,
+        ))
+    }
 }
+
+type EventKey<'a> = (Kind, &'a [u8], Option<i64>, Option<&'a [u8]>, bool);
 
 #[pymethods]
 impl PyEvent {
     #[new]
     #[pyo3(signature = (kind, data, code=None, payload=None, more=false))]
     fn new(
+        py: Python<'_>,
         kind: &str,
         data: Py<PyBytes>,
         code: Option<i64>,
         payload: Option<Py<PyBytes>>,
         more: bool,
     ) -> PyResult<PyEvent> {
-        let kind = Kind::from_name(kind)
+        let tag = Kind::from_name(kind)
             .ok_or_else(|| PyValueError::new_err(format!("unknown event kind {kind:?}")))?;
-        Ok(PyEvent {
-            kind,
-            data,
-            code,
-            payload,
-            more,
-        })
+        Ok(PyEvent::build(py, tag, data, code, payload, more))
     }
 
     #[classattr]
@@ -102,32 +150,25 @@ impl PyEvent {
         ("kind", "data", "code", "payload", "more")
     }
 
-    /// One of "echo", "line", "urc", "final", "connect", "prompt", "body",
-    /// "invalid" (interned).
-    #[getter]
-    fn kind<'py>(&self, py: Python<'py>) -> Bound<'py, PyString> {
-        kind_str(py, self.kind).clone()
-    }
-
     /// `"+QCOAPRECV"` for `+QCOAPRECV: …` lines (line, urc, final); else None.
     #[getter]
     fn name(&self, py: Python<'_>) -> Option<String> {
-        name_of(self.kind, self.data.as_bytes(py)).map(|n| String::from_utf8_lossy(n).into_owned())
+        name_of(self.tag, self.data.as_bytes(py)).map(|n| String::from_utf8_lossy(n).into_owned())
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let mut repr = format!(
             "Event({}, {}",
-            kind_str(py, self.kind).repr()?,
+            self.kind.bind(py).repr()?,
             self.data.bind(py).repr()?
         );
-        if let Some(code) = self.code {
-            repr.push_str(&format!(", code={code}"));
+        if !self.code.is_none(py) {
+            repr.push_str(&format!(", code={}", self.code.bind(py).repr()?));
         }
-        if let Some(payload) = &self.payload {
-            repr.push_str(&format!(", payload={}", payload.bind(py).repr()?));
+        if !self.payload.is_none(py) {
+            repr.push_str(&format!(", payload={}", self.payload.bind(py).repr()?));
         }
-        if self.more {
+        if self.more.is_truthy(py)? {
             repr.push_str(", more=True");
         }
         repr.push(')');
@@ -139,18 +180,18 @@ impl PyEvent {
         let Ok(other) = other.cast::<PyEvent>() else {
             return Ok(py.NotImplemented());
         };
-        let equal = self.key(py) == other.get().key(py);
-        match op {
-            CompareOp::Eq => Ok(PyBool::new(py, equal).to_owned().into_any().unbind()),
-            CompareOp::Ne => Ok(PyBool::new(py, !equal).to_owned().into_any().unbind()),
-            _ => Ok(py.NotImplemented()),
-        }
+        let equal = self.key(py)? == other.get().key(py)?;
+        Ok(match op {
+            CompareOp::Eq => PyBool::new(py, equal).to_owned().into_any().unbind(),
+            CompareOp::Ne => PyBool::new(py, !equal).to_owned().into_any().unbind(),
+            _ => py.NotImplemented(),
+        })
     }
 
-    fn __hash__(&self, py: Python<'_>) -> u64 {
+    fn __hash__(&self, py: Python<'_>) -> PyResult<u64> {
         let mut hasher = DefaultHasher::new();
-        self.key(py).hash(&mut hasher);
-        hasher.finish()
+        self.key(py)?.hash(&mut hasher);
+        Ok(hasher.finish())
     }
 }
 

@@ -5,6 +5,7 @@
 //! command in flight (that is `tokenizer`).
 
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// The default URC table: every URC in `spec/` and design §2. `+NAME` entries
 /// match a line that starts with `+NAME:`; bare entries are line prefixes.
@@ -50,17 +51,41 @@ pub const DEFAULT_URCS: &[&str] = &[
     "+QGPSURC",
 ];
 
+/// FNV-1a: URC names are short keys looked up once per line, where SipHash's
+/// setup dominates; the table is fixed by us and the caller, so flooding
+/// resistance buys nothing here.
+#[derive(Clone, Copy, Debug)]
+pub struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
 /// The URC table: `+NAME` entries by name, other entries as line prefixes.
 #[derive(Clone, Debug)]
 pub struct UrcTable {
-    names: HashSet<Vec<u8>>,
+    names: HashSet<Vec<u8>, BuildHasherDefault<Fnv1a>>,
     prefixes: Vec<Vec<u8>>,
 }
 
 impl Default for UrcTable {
     fn default() -> Self {
         let mut table = UrcTable {
-            names: HashSet::new(),
+            names: HashSet::default(),
             prefixes: Vec::new(),
         };
         for urc in DEFAULT_URCS {
