@@ -152,12 +152,15 @@ class CoAPClient:
             raise ParameterError(f"CoAP server must be 1-255 bytes: {host!r}")
         if not 1 <= port <= 65535:
             raise ParameterError(f"port must be 1-65535: {port}")
-        self._subscribe()
+        # An open client keeps its routing when the module refuses a second
+        # QCOAPOPEN (-10, identifier occupied): only a subscription made here is undone.
+        subscribed_here = self._subscribe()
         line = f"AT+QCOAPOPEN={self.client_id},{quote(host)},{port}"
         try:
             self._session_command(line, atwire.OPEN, timeout)
         except BaseException:
-            self._unsubscribe_all()
+            if subscribed_here:
+                self._unsubscribe_all()
             raise
         return self
 
@@ -199,6 +202,7 @@ class CoAPClient:
         confirmable: bool = True,
         options: Iterable[tuple[int, OptionValue]] = (),
         token: bytes | None = None,
+        mid: int | None = None,
         content_format: int | None = None,
         accept: int | None = None,
         query: PathLike | None = None,
@@ -211,7 +215,8 @@ class CoAPClient:
         option's format). At most 8 options in all, each one of the note's
         Table 2 and within its lengths; payload ≤ 1024 bytes. ``token`` None
         makes a random 4-byte token here (so separate responses can be matched);
-        ``b""`` sends none. Raises CoAPTimeout when no answer comes within the
+        ``b""`` sends none. ``mid`` None takes the client's next message ID
+        (AT+QCOAPHEADER ``<msgID>``). Raises CoAPTimeout when no answer comes within the
         retransmission window, a CoAPResultError for a failed delivery.
         """
         body = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
@@ -238,6 +243,8 @@ class CoAPClient:
             token = os.urandom(4)
         if len(token) > 8:
             raise ParameterError(f"token must be 0-8 bytes, not {len(token)}")
+        if mid is not None and not 0 <= mid <= 0xFFFF:
+            raise ParameterError(f"message ID must be 0-65535: {mid}")
         code_value = int(code)
         if not 0 <= code_value <= 255:
             raise ParameterError(f"code must be 0-255: {code}")
@@ -247,7 +254,8 @@ class CoAPClient:
         with self._lock:
             if self._unsubscribe is None:
                 raise LpwaError(f"CoAP client {self.client_id} is not open")
-            mid = self._next_mid()
+            if mid is None:
+                mid = self._next_mid()
             exchange = _Exchange(mid, token, confirmable)
             self.retransmissions = []
             self._modem.command(
@@ -315,10 +323,13 @@ class CoAPClient:
             if isinstance(item, BaseException):
                 raise item
             if item.name == atwire.RECV:
+                # Only a CON can be answered on its ACK (RFC 7252 5.2.1); a NON's
+                # answer is NON even when the server reuses our message ID.
+                piggybacked = exchange.confirmable and _mid_of(item) == exchange.mid
                 received = atwire.parse_recv_urc(
                     item.fields,
                     item.payload or b"",
-                    type=Type.ACK if _mid_of(item) == exchange.mid else Type.NON,
+                    type=Type.ACK if piggybacked else Type.NON,
                 )
                 return received.message
             if item.name == atwire.IND:
@@ -338,15 +349,17 @@ class CoAPClient:
 
     # -- URC routing (dispatcher thread) ------------------------------------------------
 
-    def _subscribe(self) -> None:
+    def _subscribe(self) -> bool:
+        """Claim this client's URCs; False when they were claimed already."""
         if self._unsubscribe is not None:
-            return
+            return False
         cid = str(self.client_id)
 
         def mine(urc: Urc) -> bool:
             return urc.name in ANSWER_URCS and urc.fields[:1] == [cid]
 
         self._unsubscribe = self._modem.channel.subscribe(self._route, mine, claim=True)
+        return True
 
     def _unsubscribe_all(self) -> None:
         if self._unsubscribe is not None:
