@@ -227,6 +227,28 @@ def test_missing_capture_is_a_one_line_error(tmp_path: Path) -> None:
     assert len(result.stderr.splitlines()) == 1
 
 
+def test_closed_output_ends_quietly(tmp_path: Path) -> None:
+    path = tmp_path / "many.bin"
+    path.write_bytes(b"AT+CSQ\r\r\n+CSQ: 20,99\r\n\r\nOK\r\n" * 100_000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lpwa.cli", "trace", str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    try:
+        assert proc.stdout.readline() == b'{"kind": "echo", "text": "AT+CSQ"}\n'
+        proc.stdout.close()  # like "| head -1"
+        assert proc.wait(timeout=TIMEOUT) == 141
+        assert proc.stderr.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=TIMEOUT)
+        proc.stderr.close()
+
+
 @pytest.mark.parametrize(
     "name",
     [

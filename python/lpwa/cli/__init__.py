@@ -6,12 +6,14 @@ device or pty path, or ``sim`` for a built-in simulated module.
 Exit status: 0 on success; 1 on an error, reported as one line
 ``lpwa: <ErrorClass>: <message>`` on standard error (``--verbose`` adds the
 traceback); 2 on a usage error or when the server answered with a failure
-(HTTP status not 2xx, CoAP class not 2); 130 on Ctrl-C.
+(HTTP status not 2xx, CoAP class not 2); 130 on Ctrl-C; 141 when standard
+output was closed early (``lpwa trace big.cap | head``), quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -158,6 +160,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         handler = {"info": commands.info, "http": commands.http, "coap": commands.coap}
         return handler[args.command](args)
+    except BrokenPipeError:
+        # The reader went away ('lpwa trace big.cap | head'): not an error of ours.
+        # Point stdout at /dev/null so the interpreter's final flush stays quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except (LpwaError, OSError, ValueError) as exc:
         # ValueError: arguments the library refused (a firmware name, a URL…);
         # OSError: files named on the command line, sockets, the serial device.
