@@ -20,6 +20,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import ssl
@@ -76,7 +77,9 @@ class RawAT:
                 del self.buf[: pos + len(term)]
                 return out
             if not self._fill(deadline):
-                raise AssertionError(f"no {terminators!r} within the deadline; got {bytes(self.buf)!r}")
+                raise AssertionError(
+                    f"no {terminators!r} within the deadline; got {bytes(self.buf)!r}"
+                )
 
     def read_exact(self, n: int, timeout: float | None = None) -> bytes:
         """Exactly n bytes; AssertionError on timeout."""
@@ -126,10 +129,8 @@ class RawAT:
 
     def close(self) -> None:
         """Close the socket."""
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
 
 @pytest.fixture
@@ -228,9 +229,7 @@ def https_server(server_cert: trustme.LeafCert) -> Iterator[HTTPTestServer]:
 
 
 @pytest.fixture(scope="session")
-def https_mtls_server(
-    server_cert: trustme.LeafCert, ca: trustme.CA
-) -> Iterator[HTTPTestServer]:
+def https_mtls_server(server_cert: trustme.LeafCert, ca: trustme.CA) -> Iterator[HTTPTestServer]:
     """The HTTP app over TLS, requiring a client certificate issued by ``ca``."""
     context = _server_context(server_cert)
     context.verify_mode = ssl.CERT_REQUIRED

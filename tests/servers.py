@@ -111,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.rfile.count = 0  # type: ignore[attr-defined]
         super().handle_one_request()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:

@@ -84,15 +84,15 @@ def request_length_seen_by_server(client) -> int:
     client.send(b"AT+QHTTPREAD=80\r")
     client.expect(b"\r\nCONNECT\r\n")
     head = client.read_until(b"\r\n\r\n")
-    fields = dict(
-        line.split(": ", 1) for line in head.decode().split("\r\n")[1:] if ": " in line
-    )
+    fields = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:] if ": " in line)
     client.read_exact(int(fields["Content-Length"]))
     client.expect(b"\r\nOK\r\n\r\n+QHTTPREAD: 0\r\n")
     return int(fields["X-Request-Length"])
 
 
-@pytest.mark.parametrize("firmware", ["BG96MAR02A07M1G_01.011.01.011", "BG96MAR03A06M1G_01.005.01.005"])
+@pytest.mark.parametrize(
+    "firmware", ["BG96MAR02A07M1G_01.011.01.011", "BG96MAR03A06M1G_01.005.01.005"]
+)
 def test_every_row_of_the_table_with_qhttppostfile(make_sim, at, https_server, firmware):
     simulator, client = module(make_sim, at, firmware, https_server)
     for total, works in TABLE:
@@ -105,7 +105,9 @@ def test_every_row_of_the_table_with_qhttppostfile(make_sim, at, https_server, f
             assert reply == b"\r\n+QHTTPPOSTFILE: 719\r\n", (total, reply)
 
 
-@pytest.mark.parametrize("firmware", ["BG96MAR02A07M1G_01.011.01.011", "BG96MAR04A02M1G_02.002.01.002"])
+@pytest.mark.parametrize(
+    "firmware", ["BG96MAR02A07M1G_01.011.01.011", "BG96MAR04A02M1G_02.002.01.002"]
+)
 def test_every_row_of_the_table_with_qhttppost(make_sim, at, https_server, firmware):
     _, client = module(make_sim, at, firmware, https_server)
     for total, works in TABLE:
@@ -140,7 +142,7 @@ def test_bg95_and_bg77_are_not_affected(make_sim, at, https_server, firmware):
 
 
 def test_plain_http_is_never_affected(make_sim, at, http_server):
-    simulator, client = module(make_sim, at, "BG96MAR02A07M1G_01.011.01.011", http_server)
+    _, client = module(make_sim, at, "BG96MAR02A07M1G_01.011.01.011", http_server)
     request = custom_request(http_server.port, 2048)
     assert post(client, request).startswith(b"\r\n+QHTTPPOST: 0,200,")
     assert request_length_seen_by_server(client) == 2048

@@ -52,7 +52,9 @@ def test_example_5_1_without_dtls(make_sim, at):
         )
         step(client, b"AT+QCOAPCLOSE=0", b"\r\nOK\r\n\r\n+QCOAPCLOSE: 0,0\r\n")
         sent = Message.decode(peer.received[0])
-        assert sent == Message(Type.NON, Code.POST, 1234, TOKEN, [(11, b"19")], b"Hello, CoAP Message!")
+        assert sent == Message(
+            Type.NON, Code.POST, 1234, TOKEN, [(11, b"19")], b"Hello, CoAP Message!"
+        )
     finally:
         peer.close()
 
@@ -100,7 +102,9 @@ def receive(client, timeout: float = 5.0) -> Message:
 def request(client, mtype: int, code: int, path: list[bytes], payload: bytes = b"", mid: int = 100):
     client.command(f"AT+QCOAPHEADER=0,{mid},1")
     for index, segment in enumerate(path):
-        assert client.command(f'AT+QCOAPOPTION=0,0,{index},11,"{segment.decode()}"') == b"\r\nOK\r\n"
+        assert (
+            client.command(f'AT+QCOAPOPTION=0,0,{index},11,"{segment.decode()}"') == b"\r\nOK\r\n"
+        )
     mask = (1 << len(path)) - 1
     client.send(f"AT+QCOAPSEND=0,{mtype},{code},{mask},{len(payload)}\r".encode())
     client.expect(b"\r\n> ")

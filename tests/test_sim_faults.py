@@ -87,7 +87,10 @@ def test_urc_right_before_the_echo_as_captured_on_a_bg95(sim, at, http_server):
     client.expect(b"\r\nOK\r\n\r\n+QHTTPPOST: 0,200,2\r\n")
     sim.faults.urc_before_echo("+QHTTPPOST: 0,200")
     client.send(b"AT+QHTTPREAD=60\r")
-    client.expect(b"\r\n+QHTTPPOST: 0,200\r\nAT+QHTTPREAD=60\r\r\nCONNECT\r\nhi\r\nOK\r\n\r\n+QHTTPREAD: 0\r\n")
+    client.expect(
+        b"\r\n+QHTTPPOST: 0,200\r\nAT+QHTTPREAD=60\r\r\nCONNECT\r\n"
+        b"hi\r\nOK\r\n\r\n+QHTTPREAD: 0\r\n"
+    )
 
 
 def test_drop_closes_the_socket_and_reconnect_works(sim, at):
@@ -140,8 +143,8 @@ def test_drop_of_the_pty_makes_a_new_one(sim):
 def test_inject_writes_raw_bytes_now(sim, at):
     client = at(sim)
     client.command("AT")
-    sim.faults.inject(b"\r\n+QIURC: \"pdpdeact\",1\r\n")
-    client.expect(b"\r\n+QIURC: \"pdpdeact\",1\r\n")
+    sim.faults.inject(b'\r\n+QIURC: "pdpdeact",1\r\n')
+    client.expect(b'\r\n+QIURC: "pdpdeact",1\r\n')
 
 
 def test_clear_disarms_everything(sim, at):

@@ -58,7 +58,11 @@ def test_binary_round_trip_of_every_byte_value(sim, client):
     client.send(data)
     client.expect(f"\r\n+QFUPL: {len(data)},{checksum_hex(data)}\r\n\r\nOK\r\n".encode())
     client.send(b'AT+QFDWL="bin.dat"\r')
-    client.expect(b"\r\nCONNECT\r\n" + data + f"\r\n+QFDWL: {len(data)},{checksum_hex(data)}\r\n\r\nOK\r\n".encode())
+    client.expect(
+        b"\r\nCONNECT\r\n"
+        + data
+        + f"\r\n+QFDWL: {len(data)},{checksum_hex(data)}\r\n\r\nOK\r\n".encode()
+    )
 
 
 def test_qfupl_errors(sim, client):
@@ -76,7 +80,10 @@ def test_qflst_qfdel_qflds(sim, client):
     assert client.command('AT+QFLST="*.pem"') == b'\r\n+QFLST: "b.pem",2\r\n\r\nOK\r\n'
     assert client.command('AT+QFLST="UFS:*.txt"') == b'\r\n+QFLST: "UFS:a.txt",5\r\n\r\nOK\r\n'
     total = sim.ufs.total_size
-    assert client.command('AT+QFLDS="UFS"') == f"\r\n+QFLDS: {total - 7},{total}\r\n\r\nOK\r\n".encode()
+    assert (
+        client.command('AT+QFLDS="UFS"')
+        == f"\r\n+QFLDS: {total - 7},{total}\r\n\r\nOK\r\n".encode()
+    )
     assert client.command("AT+QFLDS") == b"\r\n+QFLDS: 7,2\r\n\r\nOK\r\n"
     assert client.command('AT+QFDEL="a.txt"') == b"\r\nOK\r\n"
     assert client.command('AT+QFDEL="a.txt"') == b"\r\n+CME ERROR: 405\r\n"

@@ -92,7 +92,7 @@ def test_garbage_line_answers_error_and_the_module_keeps_working(sim, at):
     client = at(sim)
     client.send(b"ATE0\r")
     client.read_final()
-    client.send(b"\x00\xffhello\"world\r")
+    client.send(b'\x00\xffhello"world\r')
     client.expect(b"\r\nERROR\r\n")
     client.send(b'AT+QHTTPCFG="contextid\r')  # unterminated quote
     client.expect(b"\r\nERROR\r\n")
@@ -293,7 +293,9 @@ def test_urcs_follow_the_port_of_the_last_command(sim, at):
         tcp.command("AT")
         sim.module.emit_urc("+TEST: 3")
         assert pty.read_until(b"+TEST: 3\r\n") == b"\r\n+TEST: 3\r\n"
-        assert tcp.command('AT+QURCCFG="urcport"') == b'\r\n+QURCCFG: "urcport","usbat"\r\n\r\nOK\r\n'
+        assert (
+            tcp.command('AT+QURCCFG="urcport"') == b'\r\n+QURCCFG: "urcport","usbat"\r\n\r\nOK\r\n'
+        )
 
 
 def test_pty_and_socket_share_module_state(sim, at):

@@ -102,7 +102,11 @@ def test_example_3_1_2_1_http_post_from_uart(make_sim, at, http_server):
     step(client, b"AT+QHTTPPOST=20,80,80", b"\r\nCONNECT\r\n")
     client.send(SEND_BODY)
     client.expect(b"\r\nOK\r\n\r\n+QHTTPPOST: 0,200,20\r\n")
-    step(client, b"AT+QHTTPREAD=80", b"\r\nCONNECT\r\n" + SEND_BODY + b"\r\nOK\r\n\r\n+QHTTPREAD: 0\r\n")
+    step(
+        client,
+        b"AT+QHTTPREAD=80",
+        b"\r\nCONNECT\r\n" + SEND_BODY + b"\r\nOK\r\n\r\n+QHTTPREAD: 0\r\n",
+    )
 
 
 def test_example_3_1_2_2_http_post_from_file(make_sim, at, http_server):
@@ -143,7 +147,11 @@ def test_example_3_2_2_1_https_post_from_uart_seclevel_2(
     step(client, b"AT+QHTTPPOST=48,80,80", b"\r\nCONNECT\r\n")
     client.send(ORDER_BODY)
     client.expect(b"\r\nOK\r\n\r\n+QHTTPPOST: 0,200,48\r\n")
-    step(client, b"AT+QHTTPREAD=80", b"\r\nCONNECT\r\n" + ORDER_BODY + b"\r\nOK\r\n\r\n+QHTTPREAD: 0\r\n")
+    step(
+        client,
+        b"AT+QHTTPREAD=80",
+        b"\r\nCONNECT\r\n" + ORDER_BODY + b"\r\nOK\r\n\r\n+QHTTPREAD: 0\r\n",
+    )
 
 
 def test_example_3_2_2_2_https_post_from_file_seclevel_2(
@@ -197,7 +205,9 @@ def test_qhttpcfg_forms(ready):
 def test_test_forms_of_the_http_commands(ready):
     c = ready
     assert c.command("AT+QHTTPURL=?") == b"\r\n+QHTTPURL: (1-700),(1-65535)\r\n\r\nOK\r\n"
-    assert c.command("AT+QHTTPGET=?") == b"\r\n+QHTTPGET: (1-65535),(1-2048),(1-65535)\r\n\r\nOK\r\n"
+    assert (
+        c.command("AT+QHTTPGET=?") == b"\r\n+QHTTPGET: (1-65535),(1-2048),(1-65535)\r\n\r\nOK\r\n"
+    )
     assert c.command("AT+QHTTPPOST=?") == (
         b"\r\n+QHTTPPOST: (1-1024000),(1-65535),(1-65535)\r\n\r\nOK\r\n"
     )
@@ -266,7 +276,10 @@ def test_chunked_header_line_is_output_as_received(ready, http_server):
 
 def test_body_with_at_lines_is_output_raw(ready, http_server):
     body = oklines(50)
-    assert get(ready, http_server.url("/oklines/50")) == f"\r\n+QHTTPGET: 0,200,{len(body)}\r\n".encode()
+    assert (
+        get(ready, http_server.url("/oklines/50"))
+        == f"\r\n+QHTTPGET: 0,200,{len(body)}\r\n".encode()
+    )
     ready.send(b"AT+QHTTPREAD=80\r")
     ready.expect(b"\r\nCONNECT\r\n" + body + b"\r\nOK\r\n\r\n+QHTTPREAD: 0\r\n")
 
@@ -364,7 +377,9 @@ def test_errors_before_the_request(ready, sim, http_server):
 
 
 def test_unknown_name_is_dns_error_714(ready, http_server):
-    assert get(ready, f"http://no-such-host.invalid:{http_server.port}/") == b"\r\n+QHTTPGET: 714\r\n"
+    assert (
+        get(ready, f"http://no-such-host.invalid:{http_server.port}/") == b"\r\n+QHTTPGET: 714\r\n"
+    )
     set_url_quiet(ready, f"http://no-such-host.invalid:{http_server.port}/echo")
     assert ready.command("AT+QHTTPPOST=4,80,80") == b"\r\n+CME ERROR: 714\r\n"  # note 4.3
 

@@ -89,8 +89,13 @@ def test_sslversion_3_pins_tls_1_2(client, https_server):
 
 
 def test_qsslcfg_query_and_ranges(client):
-    assert client.command('AT+QSSLCFG="seclevel",1') == b'\r\n+QSSLCFG: "seclevel",1,0\r\n\r\nOK\r\n'
-    assert client.command('AT+QSSLCFG="sslversion",2') == b'\r\n+QSSLCFG: "sslversion",2,4\r\n\r\nOK\r\n'
+    assert (
+        client.command('AT+QSSLCFG="seclevel",1') == b'\r\n+QSSLCFG: "seclevel",1,0\r\n\r\nOK\r\n'
+    )
+    assert (
+        client.command('AT+QSSLCFG="sslversion",2')
+        == b'\r\n+QSSLCFG: "sslversion",2,4\r\n\r\nOK\r\n'
+    )
     assert client.command('AT+QSSLCFG="ciphersuite",1') == (
         b'\r\n+QSSLCFG: "ciphersuite",1,0XFFFF\r\n\r\nOK\r\n'
     )
@@ -99,7 +104,10 @@ def test_qsslcfg_query_and_ranges(client):
         b'\r\n+QSSLCFG: "ciphersuite",1,0X0005\r\n\r\nOK\r\n'
     )
     assert client.command('AT+QSSLCFG="cacert",1,"ca.pem"') == b"\r\nOK\r\n"
-    assert client.command('AT+QSSLCFG="cacert",1') == b'\r\n+QSSLCFG: "cacert",1,"ca.pem"\r\n\r\nOK\r\n'
+    assert (
+        client.command('AT+QSSLCFG="cacert",1')
+        == b'\r\n+QSSLCFG: "cacert",1,"ca.pem"\r\n\r\nOK\r\n'
+    )
     assert client.command('AT+QSSLCFG="seclevel",1,3') == b"\r\nERROR\r\n"
     assert client.command('AT+QSSLCFG="seclevel",6,0') == b"\r\nERROR\r\n"
     assert client.command('AT+QSSLCFG="negotiatetime",1,9') == b"\r\nERROR\r\n"

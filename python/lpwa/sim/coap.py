@@ -78,7 +78,9 @@ class ClientSlot:
 class CoapState:
     """CoAP clients 0-5 (closed on reboot)."""
 
-    slots: dict[int, ClientSlot] = field(default_factory=lambda: {i: ClientSlot() for i in range(6)})
+    slots: dict[int, ClientSlot] = field(
+        default_factory=lambda: {i: ClientSlot() for i in range(6)}
+    )
     auto_tokens: list[bytes] = field(default_factory=list)
     """Tokens handed out by QCOAPHEADER mode 1 before the seeded RNG (for replays)."""
     lock: threading.Lock = field(default_factory=threading.Lock)

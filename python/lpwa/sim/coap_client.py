@@ -5,7 +5,8 @@ Messages are ``lpwa.coap.Message`` values; URC text comes from
 
 Behaviour (CoAP note 3.4 and RFC 7252 4.2/4.3), with our decisions:
 
-- NON, ACK and RST are reported once sent: ``+QCOAPACK: <id>,<type>,<msgid>,0``.
+- NON, ACK and RST are reported once sent: ``+QCOAPACK: <id>,<type>,<msgid>,0``
+  (``-11`` when the datagram could not be sent).
 - CON is retransmitted after ``timeout`` (QCOAPCFG "trans", scaled), doubling
   each time (RFC 7252 4.2 with ACK_RANDOM_FACTOR 1: deterministic), at most
   ``retry_count`` times; each retransmission is reported
@@ -64,6 +65,7 @@ class CoapSession:
         self._sock.settimeout(0.1)
         self._closed = threading.Event()
         self._lock = threading.Lock()
+        self._urc_lock = threading.Lock()
         self._pending: dict[int, threading.Event] = {}
         self._outcome: dict[int, Message | None] = {}
         self._seen_con: deque[int] = deque(maxlen=32)
@@ -77,8 +79,9 @@ class CoapSession:
         """Send ``message``; CON messages are retransmitted in a worker thread."""
         datagram = message.encode()
         if message.type != Type.CON:
-            self._sendto(datagram)
-            self._ack(message.type, message.mid, 0)
+            with self._urc_lock:  # the answer's +QCOAPRECV must come after this ACK URC
+                result = 0 if self._sendto(datagram) else SEND_FAILED
+                self._ack(message.type, message.mid, result)
             return
         done = threading.Event()
         with self._lock:
@@ -92,9 +95,12 @@ class CoapSession:
             daemon=True,
         ).start()
 
-    def _sendto(self, datagram: bytes) -> None:
-        with contextlib.suppress(OSError):
+    def _sendto(self, datagram: bytes) -> bool:
+        try:
             self._sock.send(datagram)
+        except OSError:
+            return False
+        return True
 
     def _ack(self, mtype: int, mid: int, result: int) -> None:
         self._emit(f"{self.ack_prefix}: {self.client_id},{int(mtype)},{mid},{result}", b"")
@@ -116,12 +122,13 @@ class CoapSession:
             reply = self._outcome.pop(message.mid, None)
         if self._closed.is_set():
             return
-        if reply is not None and reply.type == Type.ACK:
-            self._ack(Type.CON, message.mid, 0)
-            if int(reply.code) != 0:
-                self._report(reply)
-        else:
-            self._ack(Type.CON, message.mid, SEND_FAILED)
+        with self._urc_lock:
+            if reply is not None and reply.type == Type.ACK:
+                self._ack(Type.CON, message.mid, 0)
+                if int(reply.code) != 0:
+                    self._report(reply)
+            else:
+                self._ack(Type.CON, message.mid, SEND_FAILED)
 
     # -- receiving -----------------------------------------------------------------
     def _receive_loop(self) -> None:
@@ -151,14 +158,16 @@ class CoapSession:
                     done.set()
                     return
             if message.type == Type.ACK and int(message.code) != 0:
-                self._report(message)  # a late piggybacked response
+                with self._urc_lock:
+                    self._report(message)  # a late piggybacked response
             return
         if message.type == Type.CON:
             self._sendto(Message(Type.ACK, 0, message.mid).encode())
             if message.mid in self._seen_con:
                 return
             self._seen_con.append(message.mid)
-        self._report(message)
+        with self._urc_lock:
+            self._report(message)
 
     def _report(self, message: Message) -> None:
         line, payload = format_recv_urc(self.client_id, message)

@@ -200,7 +200,10 @@ def qflds(ctx: Ctx, cmd: Command) -> None:
 
 
 def qfopen(ctx: Ctx, cmd: Command) -> None:
-    """AT+QFOPEN=<name>[,<mode>]: ``+QFOPEN: <handle>``; mode 0 open/create, 1 truncate, 2 read-only."""
+    """AT+QFOPEN=<name>[,<mode>]: ``+QFOPEN: <handle>``.
+
+    Mode 0 opens or creates, 1 creates or truncates, 2 opens read-only.
+    """
     module = ctx.module
     state = module.files
     if cmd.form is Form.TEST:

@@ -311,11 +311,11 @@ def qhttpget(ctx: Ctx, cmd: Command) -> None:
     length = int_param(cmd, 1, 1, 2048, error=E_INVALID)
     input_time = int_param(cmd, 2, 1, 65535, default=DEFAULT_TIME, error=E_INVALID)
     exchange = _connect_first(ctx, target)
-    request = _input(ctx, exchange, length, input_time)
-    if request is None:
+    custom = _input(ctx, exchange, length, input_time)
+    if custom is None:
         return
     ctx.ok()
-    _start(ctx, _Job("+QHTTPGET", _method(request), target, request, ctx.scaled(rsptime), exchange))
+    _start(ctx, _Job("+QHTTPGET", _method(custom), target, custom, ctx.scaled(rsptime), exchange))
 
 
 def _input(ctx: Ctx, exchange: Exchange, length: int, input_time: int) -> bytes | None:
@@ -420,7 +420,6 @@ def _response_for_read(ctx: Ctx) -> HttpResponse:
 
 def qhttpread(ctx: Ctx, cmd: Command) -> None:
     """AT+QHTTPREAD[=<wait_time>]: CONNECT, [head], body, OK, +QHTTPREAD: <err> (2.6)."""
-    module = ctx.module
     if cmd.form is Form.TEST:
         ctx.info("+QHTTPREAD: (1-65535)")
         return

@@ -82,7 +82,9 @@ class SslConfig:
 class SslState:
     """SSL contexts 0-5 (reset on reboot)."""
 
-    contexts: dict[int, SslConfig] = field(default_factory=lambda: {i: SslConfig() for i in range(6)})
+    contexts: dict[int, SslConfig] = field(
+        default_factory=lambda: {i: SslConfig() for i in range(6)}
+    )
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -108,7 +110,11 @@ def qsslcfg(ctx: Ctx, cmd: Command) -> None:
     if cmd.form is Form.TEST:
         for key in ("sslversion", "ciphersuite", "seclevel", "cacert", "clientcert", "clientkey"):
             rng = _INT_KEYS.get(key)
-            value = f"({rng[0]}-{rng[1]})" if rng else ("0X0035,...,0XFFFF" if key == "ciphersuite" else '"<path>"')
+            value = (
+                f"({rng[0]}-{rng[1]})"
+                if rng
+                else ("0X0035,...,0XFFFF" if key == "ciphersuite" else '"<path>"')
+            )
             ctx.info(f'+QSSLCFG: "{key}",(0-5),{value}')
         for key, (lo, hi) in _INT_KEYS.items():
             if key not in ("sslversion", "seclevel"):
@@ -126,10 +132,10 @@ def qsslcfg(ctx: Ctx, cmd: Command) -> None:
             if arg is None:
                 ctx.info(f'+QSSLCFG: "ciphersuite",{ctxid},0X{cfg.ciphersuite:04X}')
                 return
-            value = parse_int(arg.text)
-            if value is None or not 0 <= value <= 0xFFFF:
+            suite = parse_int(arg.text)
+            if suite is None or not 0 <= suite <= 0xFFFF:
                 raise CommandFailed(None)
-            cfg.ciphersuite = value
+            cfg.ciphersuite = suite
         elif key in _PATH_KEYS:
             if cmd.arg(2) is None:
                 ctx.info(f'+QSSLCFG: "{key}",{ctxid},"{getattr(cfg, key)}"')
@@ -173,7 +179,9 @@ def client_context(cfg: SslConfig, ufs: UFS) -> _ssl.SSLContext:
     context.check_hostname = bool(cfg.checkhost)
     context.verify_mode = _ssl.CERT_REQUIRED
     try:
-        context.load_verify_locations(cadata=_ufs_file(ufs, cfg.cacert or "cacert.pem").decode("latin-1"))
+        context.load_verify_locations(
+            cadata=_ufs_file(ufs, cfg.cacert or "cacert.pem").decode("latin-1")
+        )
     except _ssl.SSLError as exc:
         raise TlsSetupError(f"bad CA file: {exc}") from None
     if cfg.seclevel == 2:
