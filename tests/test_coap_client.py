@@ -27,7 +27,9 @@ from lpwa.errors import (
     CoAPTimeout,
     CommandError,
     LpwaError,
+    ModuleRebooted,
     ParameterError,
+    TransportError,
 )
 from lpwa.modem import Modem
 from lpwa.sim import Simulator
@@ -273,6 +275,30 @@ def test_response_options_arrive_as_the_server_sent_them(
     assert response.payload == b"{}"
 
 
+def test_opaque_empty_uint_and_string_options_reach_the_server_as_raw_bytes(
+    modem: Modem, peers: Callable[..., ScriptedPeer]
+) -> None:
+    peer = peers(lambda req: [piggybacked(req, 0x45)])
+    client = modem.coap.client(0)
+    with client.open("127.0.0.1", peer.port):
+        client.get(
+            ["a,b", "", "x"],
+            token=b"\x01",
+            mid=1,
+            options=[(1, b"\x00\x01"), (4, b"\xab"), (5, b""), (7, 5683), (14, 0)],
+        )
+
+    assert peer.wait_received(1) == [
+        b"\x41\x01\x00\x01\x01"  # CON GET mid 1, token 01
+        b"\x12\x00\x01"  # If-Match 0001
+        b"\x31\xab"  # ETag AB
+        b"\x10"  # If-None-Match
+        b"\x22\x16\x33"  # Uri-Port 5683
+        b"\x43a,b\x00\x01x"  # Uri-Path "a,b", "", "x"
+        b"\x30"  # Max-Age 0
+    ]
+
+
 def test_block2_option_of_a_large_response_is_delivered(client: CoAPClient) -> None:
     response = client.get("bytes", query="n=1500")
 
@@ -371,6 +397,8 @@ def test_option_not_in_table_2_is_refused_before_sending(
         {"options": [(3, "")]},  # Uri-Host: 1-255 bytes
         {"options": [(11, 'say "hi"')]},  # no quotes inside an AT string
         {"options": [(11, b"\xff")]},  # a string option must be UTF-8
+        {"path": ["caf\u00e9"]},  # an AT command line is ASCII
+        {"path": ["a\x1ab"]},  # no control characters in a command line
         {"options": [(11, 1.5)]},
         {"token": b"123456789"},
         {"mid": 65536},
@@ -385,6 +413,8 @@ def test_option_not_in_table_2_is_refused_before_sending(
         "uri-host-0",
         "quote",
         "not-utf8",
+        "not-ascii",
+        "ctrl-z",
         "float",
         "token-9",
         "mid",
@@ -500,6 +530,43 @@ def test_con_answered_with_reset_raises_send_failure(
         client.get("reset-me")
 
     assert info.value.result == -11
+
+
+def test_reboot_during_a_request_raises_module_rebooted(
+    modem: Modem, sim: Simulator, silent_udp_port: int
+) -> None:
+    client = modem.coap.client(0).open("127.0.0.1", silent_udp_port)
+    threading.Timer(0.2, sim.reboot).start()
+
+    with pytest.raises(ModuleRebooted):
+        client.get("x", confirmable=False, timeout=10)
+
+
+def test_client_closed_by_a_reboot_says_so_and_opens_again(
+    modem: Modem, sim: Simulator, coap_server: CoAPTestServer
+) -> None:
+    client = modem.coap.client(0).open("127.0.0.1", coap_server.port)
+    sim.reboot()
+    assert sim.wait_booted(5)
+
+    with pytest.raises(LpwaError, match="not open \\(the module rebooted\\)"):
+        client.get("hello")
+    client.close()  # nothing left to close: no AT+QCOAPCLOSE, no error
+    assert b"AT+QCOAPCLOSE" not in sim.transcript_bytes("in")
+    with client.open("127.0.0.1", coap_server.port):
+        assert client.get("hello").payload == b"Hello, CoAP!"
+
+
+def test_link_lost_during_a_request_raises_transport_error(
+    make_sim: Callable[..., Simulator], silent_udp_port: int
+) -> None:
+    sim = make_sim()
+    with Modem.open(sim.url) as modem:
+        client = modem.coap.client(0).open("127.0.0.1", silent_udp_port)
+        threading.Timer(0.2, sim.close).start()
+
+        with pytest.raises(TransportError):
+            client.get("x", confirmable=False, timeout=10)
 
 
 # -- several clients --------------------------------------------------------------------------

@@ -24,7 +24,9 @@ Decisions, and what they rest on:
 * ``AT+QCOAPOPTION`` values (note 3.3.5, Table 2): string options as a quoted
   string (the note's example ``11,"19"``), uint options as a decimal number
   (``12,40``), opaque options as a quoted uppercase hex string, empty options
-  (If-None-Match) as ``""``.
+  (If-None-Match) as ``""``. A quoted string has no escapes and the command line
+  is ASCII, so a string value must be printable ASCII without ``"``; anything
+  else is refused before sending (the note gives no way to carry it).
 """
 
 from __future__ import annotations
@@ -185,8 +187,10 @@ def format_option_value(number: int, value: bytes) -> str:
             text = value.decode("utf-8")
         except UnicodeDecodeError:
             raise ParameterError(f"{name} value must be UTF-8 text") from None
-        if '"' in text or "\r" in text or "\n" in text:
-            raise ParameterError(f"{name} value cannot carry quotes or line ends over AT")
+        if not all(" " <= ch <= "~" and ch != '"' for ch in text):
+            raise ParameterError(
+                f"{name} value {text!r} cannot be sent over AT: printable ASCII only, no '\"'"
+            )
         return f'"{text}"'
     if fmt is OptionFormat.EMPTY:
         return '""'

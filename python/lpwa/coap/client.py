@@ -101,6 +101,7 @@ class CoAPClient:
         self._exchange: _Exchange | None = None
         self._lock = threading.Lock()
         self._unsubscribe: Callable[[], None] | None = None
+        self._rebooted = False  # the module rebooted while this client was open
         modem.on_reboot(self._forget)
 
     # -- configuration (note 3.3.1) ---------------------------------------------------
@@ -154,7 +155,9 @@ class CoAPClient:
             raise ParameterError(f"port must be 1-65535: {port}")
         # An open client keeps its routing when the module refuses a second
         # QCOAPOPEN (-10, identifier occupied): only a subscription made here is undone.
+        self._modem.ensure_session()
         subscribed_here = self._subscribe()
+        self._rebooted = False
         line = f"AT+QCOAPOPEN={self.client_id},{quote(host)},{port}"
         try:
             self._session_command(line, atwire.OPEN, timeout)
@@ -165,7 +168,12 @@ class CoAPClient:
         return self
 
     def close(self, *, timeout: float = OPEN_TIMEOUT) -> None:
-        """Disconnect; waits for ``+QCOAPCLOSE: <id>,<result>``."""
+        """Disconnect; waits for ``+QCOAPCLOSE: <id>,<result>``.
+
+        After a module reboot there is nothing left to close: returns at once."""
+        self._modem.ensure_session()  # runs _forget if the module rebooted
+        if self._unsubscribe is None and self._rebooted:
+            return
         try:
             self._session_command(f"AT+QCOAPCLOSE={self.client_id}", atwire.CLOSE, timeout)
         finally:
@@ -251,9 +259,12 @@ class CoAPClient:
         if timeout is None:
             timeout = self._window(confirmable)
 
+        # A reboot closes every client of the module; learn of it before sending.
+        self._modem.ensure_session()
         with self._lock:
             if self._unsubscribe is None:
-                raise LpwaError(f"CoAP client {self.client_id} is not open")
+                why = " (the module rebooted)" if self._rebooted else ""
+                raise LpwaError(f"CoAP client {self.client_id} is not open{why}")
             if mid is None:
                 mid = self._next_mid()
             exchange = _Exchange(mid, token, confirmable)
@@ -388,6 +399,8 @@ class CoAPClient:
         exchange = self._exchange
         if exchange is not None:
             exchange.answers.put(ModuleRebooted("the module rebooted during a CoAP request"))
+        if self._unsubscribe is not None:
+            self._rebooted = True
         self._unsubscribe_all()
 
 
