@@ -30,7 +30,7 @@ def test_example_5_1_without_dtls(make_sim, at):
     peer = UdpPeer(not_found_peer)
     try:
         simulator = make_sim(coap_ack_prefix="+COAPACK")
-        simulator.module.coap.auto_tokens.append(TOKEN)
+        simulator.queue_coap_tokens(TOKEN)
         client = at(simulator)
         step(client, b'AT+QCOAPCFG="pdpcid",0,1', b"\r\nOK\r\n")
         step(client, b'AT+QCOAPCFG="trans",0,4,5', b"\r\nOK\r\n")

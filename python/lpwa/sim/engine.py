@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from lpwa.sim import results
-from lpwa.sim.atparse import Command, Form, SyntaxFault, parse_basic, parse_line
+from lpwa.sim.atparse import Command, SyntaxFault, parse_basic, parse_line
 from lpwa.sim.params import CommandFailed
 from lpwa.sim.transport import Port
 
@@ -417,8 +417,3 @@ class Session:
             basic(ctx, digits)
             if ctx.final_sent:
                 return
-
-
-def is_form(cmd: Command, *forms: Form) -> bool:
-    """Whether ``cmd`` is in one of ``forms``."""
-    return cmd.form in forms

@@ -520,6 +520,8 @@ def _read_to_file(
             elif state == "timeout":
                 err = E_WAIT_DATA
             break
+        if generation != module.generation:
+            return  # the module rebooted meanwhile: nothing is stored or reported
         if err == 0:
             try:
                 module.ufs.write(name, b"".join(parts))

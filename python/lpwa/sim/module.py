@@ -65,6 +65,7 @@ class Module:
         self.options = options
         self.lock = threading.RLock()
         """Serialises command execution across ports."""
+        self._power_lock = threading.RLock()
         self.generation = 0
         self.booting = False
         self.closed = False
@@ -166,8 +167,12 @@ class Module:
         self._send_boot_urcs()
 
     def reboot(self) -> None:
-        """Reset now; boot URCs after the (scaled) boot delay."""
-        with self.lock:
+        """Reset now; boot URCs after the (scaled) boot delay.
+
+        It does not wait for a running command: that command notices the new
+        generation at its next step and unwinds without answering.
+        """
+        with self._power_lock:
             self.generation += 1
             generation = self.generation
             self.booting = True
@@ -199,7 +204,7 @@ class Module:
             if self.closed or generation != self.generation:
                 return
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-        with self.lock:
+        with self._power_lock:
             if self.closed or generation != self.generation:
                 return
             for ch in self.channels:

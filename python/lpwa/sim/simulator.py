@@ -225,6 +225,16 @@ class Simulator:
         """True between a reboot and its boot URCs."""
         return self._module.booting
 
+    def queue_coap_tokens(self, *tokens: bytes) -> None:
+        """Tokens for the next ``AT+QCOAPHEADER=...,1`` (auto token) sends, in order,
+        before the seeded RNG takes over (to replay captures such as the CoAP note's
+        ``D204D52E814B``)."""
+        for token in tokens:
+            if not 0 < len(token) <= 8:
+                raise ValueError("a token is 1 to 8 bytes")
+        with self._module.coap.lock:
+            self._module.coap.auto_tokens.extend(bytes(t) for t in tokens)
+
     def reboot(self) -> None:
         """Reboot now, as ``AT+CFUN=1,1`` does (without the OK)."""
         self._module.reboot()
