@@ -44,7 +44,7 @@ pub enum End {
     /// An exact-length body is complete.
     Length,
     /// `\r\nOK\r\n\r\n+QHTTPREAD: <err>\r\n` (err 0: complete; else broken).
-    HttpRead,
+    HttpRead(i64),
     /// `\r\n+QFDWL: <n>,<checksum>\r\n`: the line, for a `line` event.
     Qfdwl(Vec<u8>),
     /// `\r\n+CME ERROR: <n>\r\n`: the line and n, for a `final` event.
@@ -242,11 +242,12 @@ impl Body {
             Some((at, end, how)) => {
                 let code = match &how {
                     End::Length | End::Qfdwl(_) => None,
-                    End::HttpRead => Some(self.trailer_err(at)),
+                    End::HttpRead(err) => Some(*err),
                     End::Cme(_, code) => Some(*code),
                 };
                 self.emit_last(at, code, stream, max_body, emit);
-                ((end - start) as usize, Some(how))
+                // A trailer is found once its last byte arrives, in this read.
+                (end.saturating_sub(start) as usize, Some(how))
             }
             None => {
                 if !stream {
@@ -306,15 +307,6 @@ impl Body {
         }
         self.buf.clear();
         self.base = at;
-    }
-
-    /// The `<err>` of the QHTTPREAD trailer that starts at absolute `at`.
-    fn trailer_err(&self, at: u64) -> i64 {
-        let s = &self.buf[(at - self.base) as usize + 6..];
-        match probe_number_line(s, b"\r\n+QHTTPREAD: ") {
-            Probe::Hit { value, .. } => value,
-            _ => unreachable!("find_end matched this trailer"),
-        }
     }
 
     /// Absolute offset below which every byte is body for sure: the first
@@ -384,7 +376,7 @@ impl Body {
                             // By length, an OK trailer with err 0 before the
                             // end is body content.
                             if value != 0 || self.total.map_or(true, |t| at >= t) {
-                                return Some((at, end_abs, End::HttpRead));
+                                return Some((at, end_abs, End::HttpRead(value)));
                             }
                             self.scan = q_abs + 1;
                         }

@@ -410,7 +410,7 @@ impl Tokenizer {
     fn body_ended<F: FnMut(Event<'_>)>(&mut self, end: End, emit: &mut F) {
         match end {
             End::Length => {}
-            End::HttpRead => {
+            End::HttpRead(_) => {
                 self.in_flight = None;
                 self.echo = None;
                 emit(simple(Kind::Final, b"OK", None));
