@@ -9,6 +9,7 @@ import pytest
 import serial
 
 from lpwa.sim import KNOWN_FIRMWARE, Simulator
+from servers import pattern_bytes
 
 
 def test_echo_is_on_after_power_up(sim, at):
@@ -325,3 +326,24 @@ def test_transcript_records_both_directions(sim, at):
     client.command("AT")
     assert b"AT\r" in sim.transcript_bytes("in")
     assert b"AT\r\r\nOK\r\n" in sim.transcript_bytes("out", port="socket")
+
+
+def test_plus_plus_plus_interrupts_a_qhttpread(make_sim, at, http_server):
+    simulator = make_sim(time_scale=0.2)  # guard time 0.2 s
+    client = at(simulator)
+    client.send(b"ATE0\r")
+    client.read_final()
+    client.command("AT+QIACT=1")
+    url = http_server.url("/slow/4000?delay=3").encode()
+    client.send(f"AT+QHTTPURL={len(url)},80\r".encode())
+    client.read_until(b"CONNECT\r\n")
+    client.send(url)
+    client.read_final()
+    client.send(b"AT+QHTTPGET=80\r")
+    client.expect(b"\r\nOK\r\n\r\n+QHTTPGET: 0,200,4000\r\n")
+    client.send(b"AT+QHTTPREAD=80\r")
+    client.expect(b"\r\nCONNECT\r\n" + pattern_bytes(1000))
+    time.sleep(0.3)
+    client.send(b"+++")
+    client.expect(b"\r\nOK\r\n", timeout=2)  # before the next piece (3 s later)
+    assert client.command("AT") == b"\r\nOK\r\n"

@@ -32,6 +32,7 @@ Where errors appear (decided where the note is loose):
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -71,6 +72,7 @@ E_INVALID = 730
 
 CONNECT_TIME = 125  # seconds: "CONNECT may be output in 125s" (2.3, 2.4)
 DEFAULT_TIME = 60
+POLL = 0.05  # seconds between checks for +++ while the body is awaited
 
 
 @dataclass
@@ -442,6 +444,7 @@ def _stream_body(ctx: Ctx, resp: HttpResponse, wait_time: float) -> None:
     if module.http.cfg.responseheader:
         ctx.send(resp.head.raw)
     sent = 0
+    idle_until = time.monotonic() + wait_time
     while True:
         limit = 16384
         if fault is not None:
@@ -458,17 +461,22 @@ def _stream_body(ctx: Ctx, resp: HttpResponse, wait_time: float) -> None:
                     ctx.ok(ctx.urc_line(f"+QHTTPREAD: {fault.err}"))
                     return
                 if fault.kind == "stall":
-                    _stall(ctx, fault.seconds)
+                    ctx.sleep(fault.seconds)
+                    idle_until = time.monotonic() + wait_time
                 fault = None
                 continue
-        chunk, state = body.read(limit, wait_time)
+        chunk, state = body.read(limit, POLL)
         if chunk:
             ctx.send(chunk)
             sent += len(chunk)
-            if ctx.escape_pending():
+            idle_until = time.monotonic() + wait_time
+            continue
+        if state == "timeout":
+            if ctx.escape_pending():  # "+++" interrupts the output (note 1.3)
                 ctx.ok()
                 return
-            continue
+            if time.monotonic() < idle_until:
+                continue
         if state == "eof":
             ctx.ok(ctx.urc_line("+QHTTPREAD: 0"))
         elif state == "error":
@@ -476,10 +484,6 @@ def _stream_body(ctx: Ctx, resp: HttpResponse, wait_time: float) -> None:
         else:
             ctx.fail(E_WAIT_DATA)
         return
-
-
-def _stall(ctx: Ctx, seconds: float) -> None:
-    ctx.sleep(seconds)
 
 
 def qhttpreadfile(ctx: Ctx, cmd: Command) -> None:
