@@ -29,11 +29,12 @@ def _port_option(parser: argparse.ArgumentParser) -> None:
         "simulator (default: sim)",
     )
     parser.add_argument(
-        "--baudrate", type=int, default=115200, help="serial speed (default 115200)"
+        "--baudrate", type=int, default=115200, metavar="BPS", help="serial speed (default 115200)"
     )
     parser.add_argument(
         "--firmware",
         default=None,
+        metavar="REVISION",
         help="with --port sim: the simulated firmware revision (AT+QGMR)",
     )
 
@@ -48,7 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'lpwa COMMAND --help' for a command's options. Try 'lpwa demo' first.",
     )
     parser.add_argument("--version", action="version", version=f"lpwa {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log the AT exchange")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log the AT exchange, and show the traceback of an error",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     demo = sub.add_parser(
@@ -77,15 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
         "error, with a progress bar for large bodies. Exit status 2 if the status is not 2xx.",
     )
     _port_option(http)
-    http.add_argument("method", choices=["get", "post"], help="request method")
-    http.add_argument("url", help="http:// or https:// URL (at most 700 bytes)")
-    http.add_argument("--data", help="POST body: text, or @file to read it from a file")
+    http.add_argument("method", choices=["get", "post"], metavar="METHOD", help="get or post")
+    http.add_argument("url", metavar="URL", help="http:// or https:// URL (at most 700 bytes)")
     http.add_argument(
-        "--header", action="append", default=[], metavar="K:V", help="extra request header"
+        "--data", metavar="TEXT|@FILE", help="POST body: text, or @file to read it from a file"
     )
-    http.add_argument("-o", "--output", help="write the body to this file instead of stdout")
+    http.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="K:V",
+        help="extra request header (repeatable)",
+    )
+    http.add_argument(
+        "-o", "--output", metavar="FILE", help="write the body to this file instead of stdout"
+    )
     http.add_argument("--apn", default="", help="APN to activate PDP context 1 with")
-    http.add_argument("--cacert", help="PEM file of the CA to verify an HTTPS server with")
+    http.add_argument(
+        "--cacert", metavar="PEM", help="PEM file of the CA to verify an HTTPS server with"
+    )
 
     coap = sub.add_parser(
         "coap",
@@ -95,9 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit status 2 if the code is not 2.xx.",
     )
     _port_option(coap)
-    coap.add_argument("method", choices=["get", "post", "put", "delete"], help="request method")
-    coap.add_argument("url", help="coap://host:port/path?query")
-    coap.add_argument("--payload", default="", help="payload text, or @file (at most 1024 bytes)")
+    coap.add_argument(
+        "method",
+        choices=["get", "post", "put", "delete"],
+        metavar="METHOD",
+        help="get, post, put or delete",
+    )
+    coap.add_argument("url", metavar="URL", help="coap://host:port/path?query")
+    coap.add_argument(
+        "--payload",
+        default="",
+        metavar="TEXT|@FILE",
+        help="payload text, or @file (at most 1024 bytes)",
+    )
     coap.add_argument("--non", action="store_true", help="send as Non-confirmable")
     coap.add_argument("--apn", default="", help="APN to activate PDP context 1 with")
 
@@ -107,8 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Decode a raw module-to-host capture (echo on) into one JSON object per "
         "event: kind, text, name, code, and base64 bodies and payloads.",
     )
-    trace.add_argument("file", help="capture file, or - for standard input")
-    trace.add_argument("--stats", action="store_true", help="count events by kind and URC name")
+    trace.add_argument("file", metavar="FILE", help="capture file, or - for standard input")
+    trace.add_argument(
+        "--stats",
+        action="store_true",
+        help="print one JSON summary instead: events by kind, URCs by name, input bytes, MB/s",
+    )
     trace.add_argument("--brief", action="store_true", help="omit body and payload bytes")
 
     # The simulator's own options (python -m lpwa.sim), so 'lpwa sim --help' lists them.
