@@ -27,7 +27,8 @@ Fault injection (``sim.faults``, see ``lpwa.sim.faults``): ``reboot_on(prefix)``
 
 Other handles: ``sim.ufs`` (``UFS``: ``sim.ufs["cacert.pem"] = pem``),
 ``sim.reboot()``, ``sim.wait_booted()``, ``sim.sim_ready``/``sim.registered``
-(settable), ``sim.transcript``/``sim.transcript_bytes()``, ``sim.module``.
+(settable), ``sim.queue_coap_tokens(*tokens)``, ``sim.transcript``/
+``sim.transcript_bytes()``, ``sim.module``.
 
 ``python -m lpwa.sim --help`` runs one from the shell (``main(argv)``).
 """
