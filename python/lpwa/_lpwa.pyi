@@ -64,7 +64,11 @@ class Tokenizer:
         body_length: int | None = None,
         response_header: bool = False,
     ) -> None:
-        """Declare the command line just written (``b"AT+QHTTPREAD=80\\r"``)."""
+        """Declare the command line just written (``b"AT+QHTTPREAD=80\\r"``).
+
+        A line not starting with ``AT`` (data written after ``CONNECT`` or a
+        prompt) only sets the echo to expect; the command in flight stays.
+        """
     def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed bytes read from the module; the events they complete."""
     def reset(self) -> None:
