@@ -57,7 +57,11 @@ fn steps(mut data: &[u8]) -> Vec<Step<'_>> {
     out
 }
 
-fn run(config: Config, steps: &[Step<'_>], split: bool) -> (Vec<OwnedEvent>, Option<String>, usize) {
+fn run(
+    config: Config,
+    steps: &[Step<'_>],
+    split: bool,
+) -> (Vec<OwnedEvent>, Option<String>, usize) {
     let mut tok = Tokenizer::new(config);
     let mut events = Vec::new();
     for step in steps {
