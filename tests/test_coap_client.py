@@ -698,6 +698,31 @@ def test_notification_with_no_request_in_flight_goes_to_incoming_and_on_message(
     assert handled == [notification]
 
 
+def test_request_from_inside_on_message_is_refused_not_hung(
+    modem: Modem, peers: Callable[..., ScriptedPeer]
+) -> None:
+    peer = peers(lambda req: [piggybacked(req, 0x45)])
+    client = modem.coap.client(0)
+    outcome: list[BaseException | Message] = []
+    done = threading.Event()
+
+    def handler(message: Message) -> None:
+        try:
+            outcome.append(client.get("again", timeout=30))
+        except BaseException as exc:
+            outcome.append(exc)
+        done.set()
+
+    client.on_message = handler
+    with client.open("127.0.0.1", peer.port):
+        client.get("temp", token=b"\x0b")
+        peer.send(b"\x51\x45\x07\x77\x0b\xff1")  # NON 2.05, token 0B: a notification
+        assert done.wait(5)
+
+    assert len(outcome) == 1 and isinstance(outcome[0], LpwaError)
+    assert "inside on_message" in str(outcome[0])
+
+
 def test_confirmable_notification_is_acknowledged_and_delivered_once(
     modem: Modem, peers: Callable[..., ScriptedPeer]
 ) -> None:

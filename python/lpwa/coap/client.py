@@ -56,6 +56,11 @@ NON_TIMEOUT = 30.0
 MARGIN = 5.0
 
 OptionValue = Union[bytes, str, int]
+
+# Set while an on_message handler runs. Answers reach requests through the same
+# dispatcher thread that runs the handler, so a request made there would wait
+# for URCs that cannot be delivered until it gives up: refuse it at once.
+_handler = threading.local()
 ANSWER_URCS = (atwire.RECV, atwire.ACK, atwire.ACK_AS_IN_EXAMPLES, atwire.IND)
 
 
@@ -94,7 +99,8 @@ class CoAPClient:
         self.incoming: queue.Queue[Message] = queue.Queue()
         """Messages that answered no request in flight (notifications, late answers)."""
         self.on_message: Callable[[Message], None] | None = None
-        """Called (in the channel's dispatcher thread) for each such message."""
+        """Called (in the channel's dispatcher thread) for each such message; it
+        may run AT commands but not CoAP requests (they raise LpwaError there)."""
         self.retransmissions: list[atwire.Retransmission] = []
         """The ``+QCOAPIND`` reports of the last request."""
         self._mid = int.from_bytes(os.urandom(2), "big")
@@ -259,6 +265,11 @@ class CoAPClient:
         if timeout is None:
             timeout = self._window(confirmable)
 
+        if getattr(_handler, "active", False):
+            raise LpwaError(
+                "a CoAP request cannot wait for its answer inside on_message "
+                "(answers arrive in that same thread); hand it to another thread"
+            )
         # A reboot closes every client of the module; learn of it before sending.
         self._modem.ensure_session()
         with self._lock:
@@ -391,8 +402,13 @@ class CoAPClient:
             log.warning("CoAP client %d: %s", self.client_id, exc)
             return
         self.incoming.put(message)
-        if self.on_message is not None:
-            self.on_message(message)
+        handler = self.on_message
+        if handler is not None:
+            _handler.active = True
+            try:
+                handler(message)
+            finally:
+                _handler.active = False
 
     def _forget(self) -> None:
         """After a module reboot the module's clients are gone; so is ours."""
