@@ -15,9 +15,10 @@ Decisions, and what they rest on:
   That is lossless for opaque values (ETag), has no commas or quotes to escape,
   and mirrors the token. The payload length is the last field and the payload's
   raw bytes follow the line's CRLF.
-* The URC carries no message type; a response whose msgID is that of our request
-  was piggybacked on the ACK (RFC 7252 5.2.1), any other is a separate response
-  or a notification, reported as NON unless the caller knows better.
+* The URC carries no message type; a response whose msgID is that of our CON
+  request was piggybacked on the ACK (RFC 7252 5.2.1), any other (the answer to
+  a NON, a separate response, a notification) is reported as NON unless the
+  caller knows better.
 * ``AT+QCOAPSEND=…,<payload_length>``: the length is always given, so the payload
   is binary-safe (Ctrl-Z and Esc are data); without it (note 3.3.6) Ctrl-Z ends
   the input and Esc cancels it, which a payload containing them would break.
