@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from lpwa.http.request import CONTENT_TYPES, URL, module_request_head
+
 __all__ = [
     "CONTENT_TYPES",
     "BodyStream",
@@ -30,14 +32,6 @@ __all__ = [
     "build_request",
     "parse_url",
 ]
-
-# HTTP note 2.1, <content_type>.
-CONTENT_TYPES = (
-    "application/x-www-form-urlencoded",
-    "text/plain",
-    "application/octet-stream",
-    "multipart/form-data",
-)
 
 # HTTP note chapter 5 codes used here.
 E_UNKNOWN = 701  # also TLS handshake/verification failures (see Exchange.open)
@@ -103,22 +97,17 @@ def build_request(
 ) -> bytes:
     """The request the module builds itself (HTTP note 1.2.1 shows the shape).
 
-    ``GET /path HTTP/1.1``, ``Host`` (with the port only when not the scheme's
-    default), ``Accept: */*``, ``User-Agent: QUECTEL_MODULE``,
-    ``Connection: Keep-Alive``; a POST adds ``Content-Type`` and ``Content-Length``.
+    The head comes from ``lpwa.http.request.module_request_head``, the same
+    function the host library uses to predict request lengths for the 719 bug,
+    so the two cannot disagree.
     """
-    host = target.host if target.default_port else f"{target.host}:{target.port}"
-    lines = [
-        f"{method} {target.path} HTTP/1.1",
-        f"Host: {host}",
-        "Accept: */*",
-        "User-Agent: QUECTEL_MODULE",
-        "Connection: Keep-Alive",
-    ]
-    if body is not None:
-        lines.append(f"Content-Type: {content_type or CONTENT_TYPES[0]}")
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+    url = URL("", "https" if target.https else "http", target.host, target.port, target.path)
+    if body is None:
+        return module_request_head(method, url)
+    head = module_request_head(
+        method, url, content_type=content_type or CONTENT_TYPES[0], content_length=len(body)
+    )
+    return head + body
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The module's user file system (UFS), in memory, and the QFUPL/QFDWL checksum.
+"""The module's user file system (UFS), in memory; the QFUPL/QFDWL checksum is
+``lpwa.files.checksum``, shared with the host side.
 
 Files survive reboots (the UFS is flash); open file handles do not. Names may be
 given with the ``UFS:`` prefix (``AT+QFUPL="UFS:0_server.psk"``); they are stored
@@ -8,8 +9,9 @@ without it. No I/O.
 from __future__ import annotations
 
 import fnmatch
-import struct
 import threading
+
+from lpwa.files import checksum as checksum_hex
 
 __all__ = ["UFS", "checksum", "checksum_hex"]
 
@@ -20,26 +22,8 @@ _BAD_CHARS = set('\\/:*?"<>|\r\n\x00')
 
 
 def checksum(data: bytes) -> int:
-    """XOR of big-endian 16-bit words; an odd last byte is the high byte (design 2)."""
-    if len(data) % 2:
-        data = data + b"\x00"
-    ck = 0
-    mv = memoryview(data)
-    # XOR in 8-byte blocks, then fold, for speed on 1 MB files.
-    n8 = len(data) // 8 * 8
-    if n8:
-        acc = 0
-        for (word,) in struct.iter_unpack(">Q", mv[:n8]):
-            acc ^= word
-        ck = (acc >> 48) ^ ((acc >> 32) & 0xFFFF) ^ ((acc >> 16) & 0xFFFF) ^ (acc & 0xFFFF)
-    for i in range(n8, len(data), 2):
-        ck ^= (data[i] << 8) | data[i + 1]
-    return ck & 0xFFFF
-
-
-def checksum_hex(data: bytes) -> str:
-    """The checksum as the module prints it: lowercase hex, no padding."""
-    return format(checksum(data), "x")
+    """The QFUPL/QFDWL checksum as a number (``lpwa.files.checksum`` prints it)."""
+    return int(checksum_hex(data), 16)
 
 
 class UFS:
