@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -191,6 +192,26 @@ def test_a_waiter_claims_its_urc_and_the_queue_keeps_the_rest() -> None:
     assert urc.fields == ["0", "200", "547256"]
     assert other.name == "+QIURC"
     assert ch.urcs.empty()
+
+
+def test_a_urc_claimed_after_the_wait_gave_up_goes_back_to_the_queue() -> None:
+    steps: list[Step] = [
+        ("expect", b"AT+QHTTPGET=80\r"),
+        ("send", b"\r\nOK\r\n"),
+        ("sleep", 0.4),
+        ("send", b"\r\n+QHTTPGET: 0,200,10\r\n"),
+        ("expect", b"AT\r"),
+        ("send", b"\r\nOK\r\n"),
+    ]
+    with channel(steps) as (ch, _):
+        with ch.expect_urc("+QHTTPGET") as waiter:
+            ch.command("AT+QHTTPGET=80")
+            with pytest.raises(errors.ATTimeout):
+                waiter.wait(0.1)
+            time.sleep(0.6)  # the URC arrives while the waiter is still registered
+        ch.command("AT")
+        late = ch.urcs.get(timeout=2)
+    assert late.fields == ["0", "200", "10"]
 
 
 def test_no_final_within_the_timeout_raises_at_timeout() -> None:

@@ -32,6 +32,7 @@ from lpwa.errors import (
     CommandError,
     LpwaError,
     ModuleRebooted,
+    ProtocolError,
     TransportError,
     cme_error,
 )
@@ -89,7 +90,7 @@ class Reply:
         for line in self.lines:
             if line.startswith(name + ":"):
                 return response_fields(line, name)
-        raise LpwaError(f"{self.command!r}: no {name} line in {self.lines!r}")
+        raise ProtocolError(f"{self.command!r}: no {name} line in {self.lines!r}")
 
     def all_fields(self, name: str) -> list[list[str]]:
         """The parameters of every information line starting with ``name:``."""
@@ -439,6 +440,15 @@ class ATChannel:
         with self._state_lock:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
+            # URCs it claimed but nobody took (one that came just after a wait
+            # timed out): back to the queue, in order, never dropped.
+            while True:
+                try:
+                    item = waiter._items.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, Urc):
+                    self.urcs.put(item)
 
     def subscribe(
         self,
