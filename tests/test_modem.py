@@ -1,0 +1,150 @@
+"""Modem, network, ssl and files through the simulator over a real socket or pty."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from lpwa import Modem, errors
+from lpwa.files import ChecksumError, checksum
+from lpwa.network import NetworkError
+from lpwa.sim import Simulator
+from servers import pattern_bytes
+
+
+def _sent_commands(modem: Modem) -> list[bytes]:
+    sent: list[bytes] = []
+    modem.channel.on_trace = lambda d, kind, data: sent.append(data) if kind == "command" else None
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("firmware", "model", "revision", "affected"),
+    [
+        ("BG96MAR02A07M1G_01.016.01.016", "BG96", "BG96MAR02A07M1G", {"QHTTPPOSTFILE"}),
+        (
+            "BG96MAR03A06M1G_01.005.01.005",
+            "BG96",
+            "BG96MAR03A06M1G",
+            {"QHTTPPOST", "QHTTPPOSTFILE"},
+        ),
+        ("BG95M3LAR02A03_01.006.01.006", "BG95", "BG95M3LAR02A03", set()),
+    ],
+)
+def test_identity_and_quirk_profile(
+    make_sim: Callable[..., Simulator], firmware: str, model: str, revision: str, affected: set[str]
+) -> None:
+    sim = make_sim(firmware=firmware)
+    with Modem.open(sim.url) as modem:
+        assert modem.firmware == firmware
+        assert modem.model == model
+        assert modem.revision == revision
+        assert modem.manufacturer == "Quectel"
+        assert modem.quirks.https_post_719 == affected
+
+
+def test_modem_opens_a_pty_path(sim: Simulator) -> None:
+    with Modem.open(sim.pty) as modem:
+        assert modem.firmware == sim.firmware
+        assert modem.network.sim_status() == "READY"
+
+
+def test_session_is_set_up_again_after_a_reboot(sim: Simulator) -> None:
+    with Modem.open(sim.url) as modem:
+        sent = _sent_commands(modem)
+        modem.reboot()
+        assert sent[:1] == [b"AT+CFUN=1,1\r"]
+        assert b"ATE0\r" in sent and b"AT+CMEE=1\r" in sent
+        assert modem.channel.reboots == 1
+        # The module forgot its PDP context with the reboot; the session works.
+        assert modem.network.status() == []
+
+
+def test_unrequested_reboot_is_noticed_before_the_next_command(sim: Simulator) -> None:
+    with Modem.open(sim.url) as modem:
+        sent = _sent_commands(modem)
+        sim.reboot()
+        sim.wait_booted(10)
+        # RDY reached the channel; the next command re-runs ATE0/CMEE first.
+        modem.channel.urcs.get(timeout=5)
+        assert modem.network.sim_status() == "READY"
+        assert sent.index(b"ATE0\r") < sent.index(b"AT+CPIN?\r")
+
+
+def test_check_ready_raises_without_sim(make_sim: Callable[..., Simulator]) -> None:
+    sim = make_sim(sim_ready=False)
+    with Modem.open(sim.url) as modem, pytest.raises((NetworkError, errors.CommandError)):
+        modem.network.check_ready()
+
+
+def test_check_ready_raises_when_not_registered(make_sim: Callable[..., Simulator]) -> None:
+    sim = make_sim(registered=False)
+    with Modem.open(sim.url) as modem, pytest.raises(NetworkError) as info:
+        modem.network.check_ready()
+    assert "not registered" in str(info.value)
+
+
+def test_activate_status_deactivate(sim: Simulator) -> None:
+    with Modem.open(sim.url) as modem:
+        ctx = modem.network.activate(1, apn="internet", auth="PAP", username="u", password="p")
+        assert ctx.active
+        assert ctx.address == "10.7.157.1"
+        assert modem.network.activate(1) == ctx  # already active: nothing to do
+        modem.network.deactivate(1)
+        assert modem.network.context(1) is None
+
+
+def test_dns_servers_round_trip(sim: Simulator) -> None:
+    with Modem.open(sim.url) as modem:
+        modem.network.activate(1, apn="internet")
+        modem.network.set_dns_servers(1, "127.0.0.53", "127.0.0.54")
+        assert modem.network.dns_servers(1) == ["127.0.0.53", "127.0.0.54"]
+
+
+def test_ssl_configure_and_query(sim: Simulator) -> None:
+    with Modem.open(sim.url) as modem:
+        modem.ssl.configure(2, sslversion=3, ciphersuite=0x0035, seclevel=1, cacert="ca.pem")
+        assert modem.ssl.query(2, "seclevel") == ["1"]
+        assert modem.ssl.query(2, "cacert") == ["ca.pem"]
+
+
+def test_files_round_trip_list_space_delete(sim: Simulator) -> None:
+    data = pattern_bytes(100_001, seed=4)
+    with Modem.open(sim.url) as modem:
+        info = modem.files.upload("big.bin", data)
+        assert info.size == len(data)
+        assert modem.files.download("big.bin") == data
+        assert any(f.name == "big.bin" and f.size == len(data) for f in modem.files.list())
+        free, total = modem.files.space()
+        assert 0 < free < total
+        modem.files.delete("big.bin")
+        assert not modem.files.exists("big.bin")
+
+
+def test_read_chunks_reads_a_large_file_in_pieces(sim: Simulator) -> None:
+    data = pattern_bytes(40_000, seed=2)
+    sim.ufs["log.bin"] = data
+    with Modem.open(sim.url) as modem:
+        pieces = list(modem.files.read_chunks("log.bin", chunk_size=16384))
+    assert [len(p) for p in pieces] == [16384, 16384, 40_000 - 32768]
+    assert b"".join(pieces) == data
+
+
+def test_download_of_a_missing_file_is_a_cme_error(sim: Simulator) -> None:
+    with Modem.open(sim.url) as modem, pytest.raises(errors.CMEError):
+        modem.files.download("missing.bin")
+
+
+def test_checksum_matches_the_design_example() -> None:
+    assert checksum(b"-----BEGIN CERTIFICATE-----\r") == "6c53"
+    assert checksum(b"\x12") == "1200"  # odd last byte is the high byte
+    assert checksum(b"") == "0"
+    assert issubclass(ChecksumError, errors.LpwaError)
+
+
+def test_lost_link_raises_transport_error(sim: Simulator) -> None:
+    with Modem.open(sim.url) as modem:
+        sim.faults.drop()
+        with pytest.raises(errors.TransportError):
+            modem.network.sim_status()
