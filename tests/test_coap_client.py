@@ -160,11 +160,19 @@ def idle() -> Iterator[tuple[Simulator, Modem]]:
 
 @pytest.fixture
 def unsent(idle: tuple[Simulator, Modem]) -> Iterator[Modem]:
-    """The shared modem; the test fails if anything was written to the module."""
+    """The shared modem; the test fails if anything was written to the module:
+    the channel's trace sees every write as it happens, the simulator's
+    transcript every byte that arrived."""
     sim, modem = idle
+    written: list[bytes] = []
+    modem.channel.on_trace = lambda way, kind, data: written.append(data) if way == ">" else None
     before = sim.transcript_bytes("in")
-    yield modem
-    assert sim.transcript_bytes("in") == before, "bytes were sent to the module"
+    try:
+        yield modem
+    finally:
+        modem.channel.on_trace = None
+    assert written == [], "bytes were written to the module"
+    assert sim.transcript_bytes("in") == before, "bytes reached the module"
 
 
 CON_NON = pytest.mark.parametrize("confirmable", [True, False], ids=["CON", "NON"])
