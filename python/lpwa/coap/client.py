@@ -56,12 +56,12 @@ NON_TIMEOUT = 30.0
 MARGIN = 5.0
 
 OptionValue = Union[bytes, str, int]
+ANSWER_URCS = (atwire.RECV, atwire.ACK, atwire.ACK_AS_IN_EXAMPLES, atwire.IND)
 
 # Set while an on_message handler runs. Answers reach requests through the same
 # dispatcher thread that runs the handler, so a request made there would wait
 # for URCs that cannot be delivered until it gives up: refuse it at once.
 _handler = threading.local()
-ANSWER_URCS = (atwire.RECV, atwire.ACK, atwire.ACK_AS_IN_EXAMPLES, atwire.IND)
 
 
 @dataclass
