@@ -23,8 +23,9 @@ def test_help_lists_the_options(capsys):
 
 
 def test_bad_firmware_is_an_error_exit(capsys):
-    assert main(["--firmware", "NOPE", "--no-pty"]) == 2
-    assert "unknown firmware" in capsys.readouterr().err
+    assert main(["--firmware", "NOPE", "--no-pty"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lpwa: ParameterError:") and "unknown firmware" in err
 
 
 def test_runs_until_terminated_and_serves_at(tmp_path):

@@ -78,21 +78,21 @@ def main(argv: list[str] | None = None) -> int:
             coap_ack_prefix=args.coap_ack_prefix,
         )
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        print(f"lpwa: ParameterError: {exc}", file=sys.stderr)
+        return 1
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
+        # Both signals just end the wait below, so a stop at any moment
+        # (even right after the banner) is clean.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
     with sim:
         print(f"lpwa simulator {sim.firmware}")
         print(f"url: {sim.url}")
         if not args.no_pty:
             print(f"pty: {sim.pty}")
         print("Ctrl-C to stop", flush=True)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        while not stop.wait(0.5):
             pass
     return 0
 
