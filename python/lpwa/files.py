@@ -104,6 +104,7 @@ class Files:
         return [FileInfo(f[0], int(f[1])) for f in reply.all_fields("+QFLST")]
 
     def exists(self, name: str) -> bool:
+        """Whether a file called ``name`` is in the UFS."""
         return any(f.name == name for f in self.list(name))
 
     def delete(self, name: str) -> None:

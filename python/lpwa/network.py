@@ -51,6 +51,7 @@ class Registration:
 
     @property
     def registered(self) -> bool:
+        """Registered to the home network or roaming."""
         return self.stat in REGISTERED
 
 

@@ -584,6 +584,7 @@ class ATChannel:
 
     @property
     def closed(self) -> bool:
+        """Whether the link failed or was closed (every command then raises TransportError)."""
         return self._failure is not None
 
     def close(self) -> None:

@@ -50,6 +50,7 @@ class Transport:
 
     @property
     def closed(self) -> bool:
+        """Whether close() was called."""
         return self._closed.is_set()
 
     def read(self) -> bytes:

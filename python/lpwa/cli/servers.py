@@ -99,6 +99,7 @@ class HTTPServer:
 
     @property
     def url(self) -> str:
+        """The server's base URL on 127.0.0.1."""
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def __enter__(self) -> HTTPServer:
@@ -130,6 +131,7 @@ class CoAPServer:
 
     @property
     def url(self) -> str:
+        """The server's base URL on 127.0.0.1."""
         return f"coap://127.0.0.1:{self.port}"
 
     def _answer(self, request: Message) -> Message:

@@ -50,7 +50,9 @@ _MAX_ECHO = 1024
 class Readable(Protocol):
     """What ``events`` reads from: a binary file, ``sys.stdin.buffer``, a pipe."""
 
-    def read(self, size: int = -1, /) -> bytes: ...
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes (fewer when that is all there is); ``b""`` at the end."""
+        ...
 
 
 class CaptureDecoder:
@@ -221,6 +223,7 @@ class _CountingStream:
         self.count = 0
 
     def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes, fewer when that is what is there; ``b""`` at the end."""
         read = getattr(self.raw, "read1", self.raw.read)
         data: bytes = read(size)
         self.count += len(data)

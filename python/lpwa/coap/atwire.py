@@ -149,6 +149,7 @@ class Retransmission:
 
 
 def parse_ack(params: list[str]) -> Delivery:
+    """Parse the fields of ``+QCOAPACK`` (or the examples' ``+COAPACK``)."""
     try:
         client_id, mtype, mid, result = (int(p) for p in params)
         return Delivery(client_id, Type(mtype), mid, result)
@@ -157,6 +158,7 @@ def parse_ack(params: list[str]) -> Delivery:
 
 
 def parse_ind(params: list[str]) -> Retransmission:
+    """Parse the fields of ``+QCOAPIND``."""
     try:
         client_id, mtype, mid, retries, result = (int(p) for p in params)
         return Retransmission(client_id, Type(mtype), mid, retries, result)

@@ -50,6 +50,7 @@ class URL:
 
     @property
     def https(self) -> bool:
+        """Whether the URL is ``https://`` (TLS per the QHTTPCFG sslctxid)."""
         return self.scheme == "https"
 
     @property

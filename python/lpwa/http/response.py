@@ -205,13 +205,16 @@ class Response:
 
     @property
     def text(self) -> str:
+        """The body decoded with :attr:`encoding` (invalid bytes replaced)."""
         return self.content.decode(self.encoding, "replace")
 
     def json(self, **kwargs: Any) -> Any:
+        """The body parsed as JSON (``json.loads`` keywords pass through)."""
         return _json.loads(self.content, **kwargs)
 
     @property
     def ok(self) -> bool:
+        """True for a status below 400, as in requests."""
         return self.status_code < 400
 
     def raise_for_status(self) -> None:

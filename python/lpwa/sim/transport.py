@@ -137,6 +137,7 @@ class TcpPort(Port):
 
     @property
     def connected(self) -> bool:
+        """Whether a host is attached to this port."""
         return self._conn is not None
 
     def _accept_loop(self) -> None:
@@ -195,11 +196,13 @@ class TcpPort(Port):
         _close_socket(conn)
 
     def drop(self) -> None:
+        """Cut the link to the host (the dropped-connection fault)."""
         conn = self._conn
         if conn is not None:
             self._forget(conn)
 
     def close(self) -> None:
+        """Stop serving this port and release it."""
         super().close()
         self.drop()
         with contextlib.suppress(OSError):
@@ -236,6 +239,7 @@ class PtyPort(Port):
 
     @property
     def connected(self) -> bool:
+        """Whether a host is attached to this port."""
         return self._master >= 0
 
     def _read_loop(self) -> None:
@@ -273,6 +277,7 @@ class PtyPort(Port):
                 raise
 
     def drop(self) -> None:
+        """Cut the link to the host (the dropped-connection fault)."""
         old_master, old_slave = self._master, self._slave
         self._open()
         for fd in (old_master, old_slave):
@@ -280,6 +285,7 @@ class PtyPort(Port):
                 os.close(fd)
 
     def close(self) -> None:
+        """Stop serving this port and release it."""
         super().close()
         self._thread.join(timeout=2)
         for fd in (self._master, self._slave):
