@@ -8,6 +8,7 @@ the engine (``lpwa.sim.engine``) consumes the buffer and decides what to send.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import errno
 import os
@@ -74,7 +75,7 @@ class InputBuffer:
             self._buf.clear()
 
 
-class Port:
+class Port(abc.ABC):
     """One AT port of the module: an input buffer and a write to the host."""
 
     def __init__(self, name: str, tap: Tap | None = None) -> None:
@@ -87,9 +88,9 @@ class Port:
         """Increases on every new host connection (the engine resets its line state)."""
 
     @property
+    @abc.abstractmethod
     def connected(self) -> bool:
         """Whether a host is attached (always True for a pty)."""
-        raise NotImplementedError
 
     def write(self, data: bytes) -> None:
         """Send ``data`` to the host, or drop it if nobody is connected."""
@@ -100,17 +101,18 @@ class Port:
                 self._tap(self.name, "out", data)
             self._send(data)
 
+    @abc.abstractmethod
     def _send(self, data: bytes) -> None:
-        raise NotImplementedError
+        """Write to the host's side of the link."""
 
     def _received(self, data: bytes) -> None:
         if self._tap is not None:
             self._tap(self.name, "in", data)
         self.input.feed(data)
 
+    @abc.abstractmethod
     def drop(self) -> None:
         """Cut the host's connection now (the fault "dropped connection")."""
-        raise NotImplementedError
 
     def close(self) -> None:
         """Stop serving; idempotent."""
