@@ -342,6 +342,15 @@ def _method(request: bytes) -> str:
     return request.split(b" ", 1)[0].decode("latin-1", "replace").upper()
 
 
+def _post_request(cfg: HttpConfig, target: Target, data: bytes) -> tuple[bytes, str]:
+    """The request a POST sends and its method: the host's bytes as given when
+    requestheader=1 (note 2.4), else the module's own head around ``data``."""
+    if cfg.requestheader:
+        return data, _method(data)
+    content_type = CONTENT_TYPES[cfg.contenttype]
+    return build_request("POST", target, body=data, content_type=content_type), "POST"
+
+
 def qhttppost(ctx: Ctx, cmd: Command) -> None:
     """AT+QHTTPPOST=<data_length>[,<input_time>,<rsptime>] (2.4)."""
     module = ctx.module
@@ -362,12 +371,7 @@ def qhttppost(ctx: Ctx, cmd: Command) -> None:
     data = _input(ctx, exchange, length, input_time)
     if data is None:
         return
-    if cfg.requestheader:
-        request, method = data, _method(data)
-    else:
-        content_type = CONTENT_TYPES[cfg.contenttype]
-        request = build_request("POST", target, body=data, content_type=content_type)
-        method = "POST"
+    request, method = _post_request(cfg, target, data)
     ctx.ok()
     _start(ctx, _Job("+QHTTPPOST", method, target, request, ctx.scaled(rsptime), exchange))
 
@@ -400,12 +404,7 @@ def qhttppostfile(ctx: Ctx, cmd: Command) -> None:
         raise CommandFailed(405) from None  # FILE manual: file not found
     target = _target(ctx)
     exchange = _connect_first(ctx, target)
-    if cfg.requestheader:
-        request, method = data, _method(data)
-    else:
-        content_type = CONTENT_TYPES[cfg.contenttype]
-        request = build_request("POST", target, body=data, content_type=content_type)
-        method = "POST"
+    request, method = _post_request(cfg, target, data)
     ctx.ok()
     _start(ctx, _Job("+QHTTPPOSTFILE", method, target, request, ctx.scaled(rsptime), exchange))
 
