@@ -39,8 +39,10 @@ class Transport:
         self._fd: int | None
         try:
             self._fd = int(self._serial.fileno())
-        except (AttributeError, NotImplementedError, OSError, serial.SerialException):
-            self._fd = None  # loop://, rfc2217://: no descriptor to select on
+        except (OSError, serial.SerialException):
+            # loop://, rfc2217://: pyserial's ports are io.RawIOBase, whose
+            # fileno() raises io.UnsupportedOperation (an OSError) without one.
+            self._fd = None
         # With a descriptor we wait in select() and then read without blocking;
         # the wake pipe lets close() end that wait at once instead of polling.
         self._serial.timeout = 0 if self._fd is not None else 0.05

@@ -10,7 +10,18 @@ fails on an unassigned code. It does no I/O and knows nothing of options.
 from __future__ import annotations
 
 import enum
-from typing import Tuple
+from typing import Tuple, TypeVar
+
+E = TypeVar("E", bound=enum.IntEnum)
+
+
+def pseudo_member(cls: type[E], value: int, name: str) -> E:
+    """A member for a number the registry does not name, made once and kept, so
+    that every value of the field still decodes to its enum (``_missing_``)."""
+    member = int.__new__(cls, value)
+    member._name_ = name
+    member._value_ = value
+    return cls._value2member_map_.setdefault(value, member)  # type: ignore[return-value]
 
 
 class Type(enum.IntEnum):
@@ -129,10 +140,7 @@ class Code(enum.IntEnum):
         # (RFC 7252 section 12.1 leaves most of the space unassigned).
         if type(value) is not int or not 0 <= value <= 0xFF:
             return None
-        member = int.__new__(cls, value)
-        member._name_ = f"CODE_{value >> 5}_{value & 0x1F:02d}"
-        member._value_ = value
-        return cls._value2member_map_.setdefault(value, member)  # type: ignore[return-value]
+        return pseudo_member(cls, value, f"CODE_{value >> 5}_{value & 0x1F:02d}")
 
     @classmethod
     def from_string(cls, text: str) -> Code:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import enum
 from typing import Dict, Tuple
 
+from lpwa.coap.codes import pseudo_member
+
 
 class ContentFormat(enum.IntEnum):
     """A Content-Format number; ``media_type`` and ``encoding`` give its meaning."""
@@ -110,10 +112,7 @@ class ContentFormat(enum.IntEnum):
         # Any 16-bit number is a valid Content-Format value (RFC 7252 section 12.3).
         if type(value) is not int or not 0 <= value <= 0xFFFF:
             return None
-        member = int.__new__(cls, value)
-        member._name_ = f"CONTENT_FORMAT_{value}"
-        member._value_ = value
-        return cls._value2member_map_.setdefault(value, member)  # type: ignore[return-value]
+        return pseudo_member(cls, value, f"CONTENT_FORMAT_{value}")
 
     @classmethod
     def by_media_type(cls, media_type: str, encoding: str = "identity") -> ContentFormat:
