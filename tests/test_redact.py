@@ -63,7 +63,7 @@ def test_url_never_raises(text: str) -> None:
     )
 )
 def test_url_never_shows_an_api_key(secret: str) -> None:
-    assert f"api_key={secret}" not in redact.url(f"http://h/p?api_key={secret}")
+    assert redact.url(f"http://h/p?api_key={secret}") == "http://h/p?api_key=***"
 
 
 # -- command -----------------------------------------------------------------------
