@@ -4,6 +4,13 @@ Owns opening, blocking reads that a ``close()`` can interrupt, and writes. It kn
 nothing of AT syntax. pyserial's URLs cover a device or pty path, ``socket://``,
 ``rfc2217://`` and ``loop://``; a pty slave is an ordinary device path for pyserial
 (it tolerates the modem-line ioctls a pty refuses).
+
+On Linux, ModemManager probes and keeps the AT ports of cellular modules it
+recognises; its commands and ours then steal each other's answers. Opening a
+device path therefore looks (in ``/proc``, where the OS lets us read it) for the
+processes that hold it: one named ModemManager is refused outright; any holder is
+named in the error when the open fails (``holders_hint`` gives the same text to
+callers whose module then answers strangely).
 """
 
 from __future__ import annotations
@@ -11,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import stat
 import threading
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import serial
 
@@ -21,6 +30,14 @@ from lpwa.errors import TransportError
 # One read takes whatever the OS has, up to this; QHTTPREAD bodies arrive in
 # large pieces on socket:// and USB, so a small cap would only add calls.
 READ_SIZE = 1 << 16
+PROC = "/proc"
+
+# Processes that open modem AT ports on their own and must be told to keep off.
+PORT_GRABBERS = ("ModemManager",)
+EXCLUDE_HOWTO = (
+    "exclude the port from ModemManager with a udev rule "
+    'ENV{ID_MM_PORT_IGNORE}="1" (see README, "ModemManager"), or stop ModemManager'
+)
 
 
 class Transport:
@@ -32,10 +49,22 @@ class Transport:
             self.name = str(port.port)
         else:
             self.name = port
+            device = _char_device(port)
+            if device is not None:
+                # Only the grabbers' fds: a full scan costs too much for every open.
+                grabbers = port_holders(port, names=PORT_GRABBERS)
+                if grabbers:
+                    raise TransportError(
+                        f"{port} is held by {_names(grabbers)}, which sends its own AT "
+                        f"commands on it; {EXCLUDE_HOWTO}"
+                    )
             try:
                 self._serial = serial.serial_for_url(port, baudrate=baudrate, **kwargs)
             except (serial.SerialException, OSError, ValueError) as exc:
-                raise TransportError(f"cannot open {port!r}: {exc}") from exc
+                hint = holders_hint(port) if device is not None else ""
+                raise TransportError(
+                    f"cannot open {port!r}: {exc}{'; ' + hint if hint else ''}"
+                ) from exc
         self._fd: int | None
         try:
             self._fd = int(self._serial.fileno())
@@ -110,3 +139,95 @@ class Transport:
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+# -- who holds a port (Linux /proc; elsewhere, or unreadable, nobody is named) -----
+
+
+class Holder(NamedTuple):
+    """A process with the port open."""
+
+    pid: int
+    name: str
+
+
+def _char_device(path: str) -> int | None:
+    """The device number of a local character device path, else None (URLs, files)."""
+    if "://" in path:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_rdev if stat.S_ISCHR(st.st_mode) else None
+
+
+def _processes() -> Iterator[tuple[int, str]]:
+    """(pid, command name) of every other process /proc lists."""
+    own = os.getpid()
+    try:
+        entries = os.listdir(PROC)
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == own:
+            continue
+        try:
+            with open(f"{PROC}/{entry}/comm", encoding="utf-8", errors="replace") as f:
+                name = f.read().strip()
+        except OSError:
+            continue  # gone meanwhile
+        yield int(entry), name
+
+
+def port_holders(path: str, names: tuple[str, ...] | None = None) -> list[Holder]:
+    """Other processes (named one of ``names``, if given) with the character device
+    ``path`` open, by ``/proc/<pid>/fd``.
+
+    Only processes whose descriptors this user may read are seen (another user's,
+    e.g. root's ModemManager, need root): an empty list does not prove the port free.
+    """
+    rdev = _char_device(path)
+    if rdev is None:
+        return []
+    found: list[Holder] = []
+    for pid, name in _processes():
+        if names is not None and name not in names:
+            continue
+        try:
+            fds = os.listdir(f"{PROC}/{pid}/fd")
+        except OSError:
+            continue  # not ours to read, or gone
+        for fd in fds:
+            try:
+                st = os.stat(f"{PROC}/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == rdev:
+                found.append(Holder(pid, name))
+                break
+    return found
+
+
+def holders_hint(path: str) -> str:
+    """One sentence on who else may be using ``path`` and what to do, or ``""``.
+
+    Names the processes that hold it when ``/proc`` tells; else, when a
+    ModemManager process runs (its fds unreadable to us), says it may hold it.
+    """
+    if _char_device(path) is None:
+        return ""
+    holders = port_holders(path)
+    if holders:
+        text = f"{path} is also open in {_names(holders)}"
+        if any(h.name in PORT_GRABBERS for h in holders):
+            text += f"; {EXCLUDE_HOWTO}"
+        return text
+    running = [Holder(pid, name) for pid, name in _processes() if name in PORT_GRABBERS]
+    if running:
+        return f"{_names(running)} is running and may hold {path}; {EXCLUDE_HOWTO}"
+    return ""
+
+
+def _names(holders: list[Holder]) -> str:
+    return ", ".join(f"{h.name} (pid {h.pid})" for h in holders)
