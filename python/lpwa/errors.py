@@ -8,6 +8,7 @@ branch on the class or on the number and log the spec's words.
     ├── TransportError            the serial link or socket is gone
     ├── ATTimeout (TimeoutError)  no final result within the command's time
     ├── ModuleRebooted            RDY arrived while a command was in flight
+    ├── ModemBusy                 a procedure could not have the module (stream open, callback)
     ├── ProtocolError             the module said something that cannot be framed
     ├── CommandError              ERROR, or a final code that is not OK
     │   └── CMEError              +CME ERROR: <n>
@@ -52,6 +53,11 @@ class ATTimeout(LpwaError, TimeoutError):
 
 class ModuleRebooted(LpwaError):
     """The module rebooted (``RDY``) while a command was in flight."""
+
+
+class ModemBusy(LpwaError):
+    """The module is held by another procedure: a streamed response that is still
+    open, or a call from a URC callback thread (which must never wait for one)."""
 
 
 class ProtocolError(LpwaError):

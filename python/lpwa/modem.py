@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ import serial
 
 from lpwa.at import ATChannel, Reply
 from lpwa.at.fields import quote
+from lpwa.at.procedure_lock import Lease, ProcedureLock
 from lpwa.errors import ATTimeout, LpwaError, ModuleRebooted
 from lpwa.files import Files
 from lpwa.network import Network
@@ -61,6 +62,7 @@ class Modem:
         self._reboot_hooks: list[Callable[[], None]] = []
         self._init_lock = threading.RLock()
         self._initialising = False
+        self._procedures = ProcedureLock(channel.name, refuse=channel.on_dispatcher_thread)
         self.init()
 
     @classmethod
@@ -84,7 +86,7 @@ class Modem:
 
     def init(self) -> None:
         """Sync, set the session options, and read the identity and quirks."""
-        with self._init_lock:
+        with self._held("init"), self._init_lock:
             self._initialising = True
             try:
                 self._sync()
@@ -132,10 +134,39 @@ class Modem:
         """Run one AT command (see :meth:`ATChannel.command`).
 
         If the module rebooted since the last command, the session is set up
-        again first, so ``ATE0`` and ``AT+CMEE=1`` always hold.
+        again first, so ``ATE0`` and ``AT+CMEE=1`` always hold. The command waits
+        for any procedure another thread is running (:meth:`procedure`); from a
+        URC callback it runs at once, between the commands of a procedure, since
+        that thread must never wait.
         """
-        self.ensure_session()
-        return self.channel.command(line, **options)
+        with self._held(repr(line)):
+            self.ensure_session()
+            return self.channel.command(line, **options)
+
+    def _held(self, what: str) -> contextlib.AbstractContextManager[None]:
+        if self.channel.on_dispatcher_thread():
+            return contextlib.nullcontext()
+        return self._procedures.hold(what)
+
+    @contextlib.contextmanager
+    def procedure(self) -> Iterator[None]:
+        """Hold the module for a procedure of several commands, across threads.
+
+        Re-entrant in one thread. Raises :class:`~lpwa.errors.ModemBusy` on the
+        URC callback thread, and while a streamed response is open (at once in
+        the thread that opened it, after a bounded wait in others).
+        """
+        with self._procedures.hold():
+            yield
+
+    def lease(self) -> Lease:
+        """Inside :meth:`procedure`: keep the module for a streamed response.
+
+        The lease holds the module after the procedure returns until
+        ``lease.release()`` (any thread, idempotent; also when the lease is
+        garbage collected); ``with lease:`` runs commands as its holder.
+        """
+        return self._procedures.lease()
 
     def ensure_session(self) -> None:
         """Set the session up again if the module rebooted since we last looked."""
@@ -145,7 +176,7 @@ class Modem:
 
     def reboot(self, timeout: float = REBOOT_TIMEOUT) -> None:
         """Restart the module (``AT+CFUN=1,1``), wait for RDY and set up again."""
-        with self.channel.expect_urc("RDY") as rdy:
+        with self.procedure(), self.channel.expect_urc("RDY") as rdy:
             # RDY can overtake the OK of the reboot command itself.
             with contextlib.suppress(ModuleRebooted):
                 self.channel.command("AT+CFUN=1,1", timeout=15)

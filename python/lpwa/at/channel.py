@@ -410,6 +410,11 @@ class ATChannel:
             self._route(event)
         return at >= 0
 
+    def on_dispatcher_thread(self) -> bool:
+        """Whether the caller is this channel's URC callback thread (it must never
+        wait for a procedure: it delivers the answers procedures wait for)."""
+        return threading.current_thread() is self._dispatcher
+
     # -- URCs ---------------------------------------------------------------------
 
     @contextmanager
