@@ -3,11 +3,38 @@
 from collections.abc import Iterable
 from typing import Final, Literal, final
 
-__all__ = ["Event", "Tokenizer", "__version__"]
+__all__ = ["KINDS", "Batch", "Event", "Tokenizer", "__version__"]
 
 __version__: str
 
 _EventKind = Literal["echo", "line", "urc", "final", "connect", "prompt", "body", "invalid"]
+
+KINDS: Final[tuple[_EventKind, ...]]
+"""The event kinds; ``Batch.kinds`` holds indexes into it."""
+
+@final
+class Batch:
+    """The events of one ``Tokenizer.feed_batch`` call, in columns: event ``i``
+    has kind ``KINDS[kinds[i]]`` and data ``data[i]``; rare fields are sparse."""
+
+    @property
+    def kinds(self) -> bytes:
+        """One byte per event: the index of its kind in ``KINDS``."""
+    @property
+    def data(self) -> list[bytes]:
+        """Each event's data (as ``Event.data``)."""
+    @property
+    def codes(self) -> dict[int, int]:
+        """``{index: code}`` for the events that have one."""
+    @property
+    def payloads(self) -> dict[int, bytes]:
+        """``{index: payload}`` for ``+QCOAPRECV`` events."""
+    @property
+    def more(self) -> frozenset[int]:
+        """The indexes of body chunks that are not the last of their body."""
+    def events(self) -> list[Event]:
+        """The same events as ``Event`` objects."""
+    def __len__(self) -> int: ...
 
 @final
 class Event:
@@ -71,6 +98,13 @@ class Tokenizer:
         """
     def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Feed bytes read from the module; the events they complete."""
+    def feed_batch(
+        self,
+        data: bytes | bytearray | memoryview,
+        kinds: Iterable[_EventKind] | None = None,
+    ) -> Batch:
+        """``feed`` in columns. Events whose kind is not in ``kinds`` (None keeps
+        all) are framed, so the state advances as with ``feed``, but never copied."""
     def reset(self) -> None:
         """Forget all state (after a reboot or a reconnect)."""
     @property

@@ -13,10 +13,18 @@ each command it writes with ``sent()``, and acts on the events::
 Any split of the same stream gives the same events; ``feed`` never raises on
 wire bytes. Framing rules (lines, echo, finals, URCs, QHTTPREAD/QFDWL/QFREAD/
 QIRD bodies, ``+QCOAPRECV`` payloads) follow design §2.
+
+``feed_batch(data, kinds=("urc",))`` is ``feed`` in columns for consumers of
+many events: ``batch.kinds[i]`` indexes ``KINDS``, ``batch.data[i]`` is the data;
+events of other kinds are framed but never materialised::
+
+    batch = tok.feed_batch(chunk, kinds=("urc",))
+    for kind, data in zip(batch.kinds, batch.data):
+        ...  # KINDS[kind] == "urc"
 """
 
 from __future__ import annotations
 
-from lpwa._lpwa import Event, Tokenizer
+from lpwa._lpwa import KINDS, Batch, Event, Tokenizer
 
-__all__ = ["Event", "Tokenizer"]
+__all__ = ["KINDS", "Batch", "Event", "Tokenizer"]

@@ -11,7 +11,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyList, PyString};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFrozenSet, PyList, PyString, PyTuple};
 
 use crate::event::{name_of, Event, Kind};
 use crate::tokenizer::{Config, Tokenizer};
@@ -278,6 +278,28 @@ impl PyTokenizer {
         PyList::new(py, events)
     }
 
+    /// Feed bytes; the events they complete in columns ([`PyBatch`]). Events
+    /// whose kind is not in `kinds` (names; None keeps all) are framed, so the
+    /// stream state advances exactly as with `feed`, but never copied.
+    #[pyo3(signature = (data, kinds=None))]
+    fn feed_batch(
+        &mut self,
+        data: &Bound<'_, PyAny>,
+        kinds: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyBatch> {
+        let py = data.py();
+        let mask = kind_mask(kinds)?;
+        let mut batch = BatchBuilder::default();
+        with_bytes(data, |bytes| {
+            self.inner.feed_with(bytes, |event| {
+                if mask & (1 << event.kind as u8) != 0 {
+                    batch.push(py, &event);
+                }
+            })
+        })?;
+        batch.finish(py)
+    }
+
     /// Forget all state (after a reboot or a reconnect).
     fn reset(&mut self) {
         self.inner.reset();
@@ -325,6 +347,143 @@ impl PyTokenizer {
     }
 }
 
+/// The kind filter of `feed_batch`: one bit per [`Kind`] (its index in
+/// `Kind::ALL`, which is also its code in `Batch.kinds`).
+fn kind_mask(kinds: Option<&Bound<'_, PyAny>>) -> PyResult<u8> {
+    let Some(kinds) = kinds else {
+        return Ok(u8::MAX);
+    };
+    if kinds.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(
+            "kinds is an iterable of kind names, not one name",
+        ));
+    }
+    let mut mask = 0u8;
+    for name in kinds.try_iter()? {
+        let name = name?;
+        let name = name
+            .cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err("a kind name must be str"))?;
+        let name = name.to_cow()?;
+        let kind = Kind::from_name(&name)
+            .ok_or_else(|| PyValueError::new_err(format!("unknown event kind {name:?}")))?;
+        mask |= 1 << kind as u8;
+    }
+    Ok(mask)
+}
+
+/// Collects the kept events of one `feed_batch` call.
+#[derive(Default)]
+struct BatchBuilder {
+    kinds: Vec<u8>,
+    data: Vec<Py<PyBytes>>,
+    codes: Vec<(usize, i64)>,
+    payloads: Vec<(usize, Py<PyBytes>)>,
+    more: Vec<usize>,
+}
+
+impl BatchBuilder {
+    fn push(&mut self, py: Python<'_>, event: &Event<'_>) {
+        let index = self.kinds.len();
+        self.kinds.push(event.kind as u8);
+        self.data.push(match event.data {
+            b"OK" => cached_bytes(py, &OK, b"OK"),
+            b"> " => cached_bytes(py, &PROMPT, b"> "),
+            data => PyBytes::new(py, data).unbind(),
+        });
+        if let Some(code) = event.code {
+            self.codes.push((index, code));
+        }
+        if let Some(payload) = event.payload {
+            self.payloads
+                .push((index, PyBytes::new(py, payload).unbind()));
+        }
+        if event.more {
+            self.more.push(index);
+        }
+    }
+
+    fn finish(self, py: Python<'_>) -> PyResult<PyBatch> {
+        let codes = PyDict::new(py);
+        for (index, code) in self.codes {
+            codes.set_item(index, code)?;
+        }
+        let payloads = PyDict::new(py);
+        for (index, payload) in self.payloads {
+            payloads.set_item(index, payload)?;
+        }
+        Ok(PyBatch {
+            kinds: PyBytes::new(py, &self.kinds).unbind(),
+            data: PyList::new(py, self.data)?.unbind(),
+            codes: codes.unbind(),
+            payloads: payloads.unbind(),
+            more: PyFrozenSet::new(py, self.more)?.unbind(),
+        })
+    }
+}
+
+/// The events of one `Tokenizer.feed_batch` call, in columns: event `i` has
+/// kind `KINDS[kinds[i]]` and data `data[i]`; the rare fields are sparse.
+#[pyclass(frozen, module = "lpwa._lpwa", name = "Batch")]
+pub struct PyBatch {
+    /// One byte per event: the index of its kind in `KINDS`.
+    #[pyo3(get)]
+    kinds: Py<PyBytes>,
+    /// Each event's data (as `Event.data`).
+    #[pyo3(get)]
+    data: Py<PyList>,
+    /// `{index: code}` for the events that have one.
+    #[pyo3(get)]
+    codes: Py<PyDict>,
+    /// `{index: payload}` for `+QCOAPRECV` events.
+    #[pyo3(get)]
+    payloads: Py<PyDict>,
+    /// The indexes of body chunks that are not the last of their body.
+    #[pyo3(get)]
+    more: Py<PyFrozenSet>,
+}
+
+#[pymethods]
+impl PyBatch {
+    fn __len__(&self, py: Python<'_>) -> usize {
+        self.kinds.as_bytes(py).len()
+    }
+
+    /// The same events as `Event` objects (what `feed` would have returned,
+    /// less the filtered-out kinds).
+    fn events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let data = self.data.bind(py);
+        let codes = self.codes.bind(py);
+        let payloads = self.payloads.bind(py);
+        let more = self.more.bind(py);
+        let mut out = Vec::with_capacity(data.len());
+        for (index, &tag) in self.kinds.as_bytes(py).iter().enumerate() {
+            let code = match codes.get_item(index)? {
+                Some(code) => Some(code.extract::<i64>()?),
+                None => None,
+            };
+            let payload = match payloads.get_item(index)? {
+                Some(payload) => Some(payload.cast_into::<PyBytes>()?.unbind()),
+                None => None,
+            };
+            let event = PyEvent::build(
+                py,
+                Kind::ALL[usize::from(tag)],
+                data.get_item(index)?.cast_into::<PyBytes>()?.unbind(),
+                code,
+                payload,
+                more.contains(index)?,
+            );
+            out.push(Bound::new(py, event)?);
+        }
+        PyList::new(py, out)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("Batch(<{} events>)", self.__len__(py))
+    }
+}
+
 /// Run `f` on the bytes of a bytes-like object. `bytes` is borrowed (it is
 /// immutable and `obj` keeps it alive); a `bytearray` is copied first, since
 /// Python code run by the garbage collector while events are allocated could
@@ -351,5 +510,7 @@ fn _lpwa(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<PyTokenizer>()?;
     m.add_class::<PyEvent>()?;
+    m.add_class::<PyBatch>()?;
+    m.add("KINDS", PyTuple::new(m.py(), Kind::ALL.map(Kind::as_str))?)?;
     Ok(())
 }
