@@ -22,7 +22,11 @@
   0.5 s (aiocoap sends an empty ACK first, then a separate response); other paths
   4.04 (aiocoap's default).
 - ``UdpPeer``: a raw UDP endpoint answering datagrams with a function (scripted
-  CoAP peers); ``SilentUdpPort``: a bound UDP port that never answers.
+  CoAP peers); ``SilentUdpPort``: a bound UDP port that never answers;
+  ``RefusingTcpPort``: a bound, never listening TCP port (connection refused).
+
+No helper picks a free port, releases it and binds it later: each binds port 0
+once and keeps the socket, so no other process can take the port meanwhile.
 
 Every server binds 127.0.0.1 and stops in ``close()``.
 """
@@ -45,6 +49,7 @@ from urllib.parse import parse_qs, urlsplit
 __all__ = [
     "CoAPTestServer",
     "HTTPTestServer",
+    "RefusingTcpPort",
     "SilentUdpPort",
     "UdpPeer",
     "coap_bytes",
@@ -226,7 +231,11 @@ class CoAPTestServer:
     """aiocoap on 127.0.0.1 in its own thread and event loop."""
 
     def __init__(self) -> None:
-        self.port = _free_udp_port()
+        # Port 0: the kernel picks a port nobody holds, and the socket that got it
+        # is the one serving (picking a "free" port, releasing it and binding it
+        # later raced with the simulator's sockets; aiocoap also sets SO_REUSEPORT,
+        # so a reused number could even be shared silently). Issue 10, item 17.
+        self.port = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -290,7 +299,9 @@ class CoAPTestServer:
         site.add_resource(["fail"], Fail())
         site.add_resource(["bytes"], Bytes())
         site.add_resource(["separate"], Separate())
-        return await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", self.port))
+        context = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", 0))
+        self.port = _bound_udp_port(context)
+        return context
 
     def close(self) -> None:
         """Shut aiocoap down and stop the loop."""
@@ -351,8 +362,36 @@ class SilentUdpPort:
         self._sock.close()
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+class RefusingTcpPort:
+    """A TCP port on 127.0.0.1 that refuses connections (bound, never listening).
+
+    Holding the bound socket keeps anyone else from taking the port while a test
+    expects "connection refused" (a port closed right after ``bind`` may be reused).
+    """
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
+
+    def close(self) -> None:
+        """Release the port."""
+        self._sock.close()
+
+    def __enter__(self) -> RefusingTcpPort:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _bound_udp_port(context: Any) -> int:
+    """The UDP port the kernel gave aiocoap's server socket (bound to port 0)."""
+    for interface in context.request_interfaces:
+        messages = getattr(getattr(interface, "token_interface", None), "message_interface", None)
+        transport = getattr(messages, "transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None and sock.type == socket.SOCK_DGRAM:
+            port: int = sock.getsockname()[1]
+            return port
+    raise RuntimeError("aiocoap server context has no UDP socket")
