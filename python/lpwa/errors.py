@@ -9,6 +9,8 @@ branch on the class or on the number and log the spec's words.
     ├── ATTimeout (TimeoutError)  no final result within the command's time
     ├── ModuleRebooted            RDY arrived while a command was in flight
     ├── ModemBusy                 a procedure could not have the module (stream open, callback)
+    ├── ParameterError (ValueError) a caller's argument is out of range; nothing sent
+    │   └── ParameterTypeError (TypeError) … or of the wrong type
     ├── ProtocolError             the module said something that cannot be framed
     ├── CommandError              ERROR, or a final code that is not OK
     │   └── CMEError              +CME ERROR: <n>
@@ -35,6 +37,11 @@ class LpwaError(Exception):
 
 class ParameterError(LpwaError, ValueError):
     """An argument is outside the range the spec allows; nothing was sent."""
+
+
+class ParameterTypeError(ParameterError, TypeError):
+    """An argument has the wrong type (``str`` for bytes, ``bool`` for a number, …);
+    nothing was sent. Also a ``TypeError``, as Python's own calls would raise."""
 
 
 class TransportError(LpwaError, OSError):
