@@ -6,8 +6,12 @@ device or pty path, or ``sim`` for a built-in simulated module.
 Exit status: 0 on success; 1 on an error, reported as one line
 ``lpwa: <ErrorClass>: <message>`` on standard error (``--verbose`` adds the
 traceback); 2 on a usage error or when the server answered with a failure
-(HTTP status not 2xx, CoAP class not 2); 130 on Ctrl-C; 141 when standard
-output was closed early (``lpwa trace big.cap | head``), quietly.
+(HTTP status not 2xx, a redirect included; CoAP class not 2); 130 on Ctrl-C;
+141 when standard output was closed early (``lpwa trace big.cap | head``), quietly.
+
+The library logs nothing unless asked (``lpwa`` has a NullHandler); this command
+decides what reaches the terminal: with ``-v`` the AT exchange (``cli.verbose``)
+and the library's INFO records.
 """
 
 from __future__ import annotations
@@ -37,6 +41,31 @@ def _port_option(parser: argparse.ArgumentParser) -> None:
         metavar="REVISION",
         help="with --port sim: the simulated firmware revision (AT+QGMR)",
     )
+    parser.add_argument(
+        "--host",
+        action="append",
+        type=_host_entry,
+        default=[],
+        metavar="NAME=IP",
+        help="with --port sim: a DNS entry for the simulated module (repeatable); "
+        "it resolves only IP addresses, localhost and these by default",
+    )
+    parser.add_argument(
+        "--system-dns",
+        action="store_true",
+        help="with --port sim: resolve other names with this machine's resolver",
+    )
+
+
+def _timeout_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS", help=what)
+
+
+def _host_entry(text: str) -> tuple[str, str]:
+    name, sep, address = text.partition("=")
+    if not sep or not name or not address:
+        raise argparse.ArgumentTypeError(f"expected NAME=IP, not {text!r}")
+    return name, address
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-v",
         "--verbose",
         action="store_true",
-        help="log the AT exchange, and show the traceback of an error",
+        help="show the AT exchange (escaped, secrets redacted) on standard error, "
+        "and the traceback of an error",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -98,9 +128,27 @@ def build_parser() -> argparse.ArgumentParser:
     http.add_argument(
         "-o", "--output", metavar="FILE", help="write the body to this file instead of stdout"
     )
-    http.add_argument("--apn", default="", help="APN to activate PDP context 1 with")
     http.add_argument(
-        "--cacert", metavar="PEM", help="PEM file of the CA to verify an HTTPS server with"
+        "--apn",
+        default=None,
+        help="configure PDP context 1 with this APN before activating it "
+        "(default: leave the stored AT+QICSGP settings alone)",
+    )
+    http.add_argument(
+        "--cacert",
+        metavar="PEM",
+        help="PEM file of the CA to verify an HTTPS server with (HTTPS needs this or -k)",
+    )
+    http.add_argument(
+        "-k",
+        "--insecure",
+        action="store_true",
+        help="HTTPS without verifying the server's certificate (prints a warning)",
+    )
+    _timeout_option(
+        http,
+        "how long the module waits for the server's answer and between body packets "
+        "(rsptime and wait_time, whole seconds 1-65535; default 60)",
     )
 
     coap = sub.add_parser(
@@ -125,7 +173,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="payload text, or @file (at most 1024 bytes)",
     )
     coap.add_argument("--non", action="store_true", help="send as Non-confirmable")
-    coap.add_argument("--apn", default="", help="APN to activate PDP context 1 with")
+    coap.add_argument(
+        "--apn",
+        default=None,
+        help="configure PDP context 1 with this APN before activating it "
+        "(default: leave the stored AT+QICSGP settings alone)",
+    )
+    _timeout_option(
+        coap,
+        "how long to wait for the answer (default: the retransmission window, "
+        "about 190 s for a Confirmable request; 30 s for --non)",
+    )
+    coap.add_argument(
+        "--retries",
+        type=int,
+        default=None,
+        metavar="N",
+        help="retransmissions of a Confirmable request, 4-8 (sets the client's "
+        'AT+QCOAPCFG="trans"; module default 5)',
+    )
 
     trace = sub.add_parser(
         "trace",
@@ -167,7 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verbose:
         import logging
 
-        logging.basicConfig(level=logging.DEBUG, format="%(name)s %(message)s")
+        # The AT exchange itself comes from the channel's trace hook (cli.verbose),
+        # redacted; the library's DEBUG records would repeat it.
+        logging.basicConfig(level=logging.INFO, format="lpwa: %(name)s: %(message)s")
     try:
         if args.command == "trace":
             from lpwa.cli.trace import run
@@ -203,10 +271,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        print(f"lpwa: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        line = f"lpwa: {type(exc).__name__}: {_one_line(exc)}"
+        extra = _hint(exc, args)
+        print(f"{line}; {extra}" if extra else line, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _hint(exc: BaseException, args: argparse.Namespace) -> str:
+    if args.command not in ("info", "http", "coap"):
+        return ""
+    from lpwa.cli.commands import hint
+
+    return " ".join(hint(exc, args).split())
 
 
 def _one_line(exc: BaseException) -> str:

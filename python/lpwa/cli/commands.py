@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from lpwa.cli.progress import ProgressBar
-from lpwa.errors import ParameterError
+from lpwa.at import ATChannel
+from lpwa.at.transport import holders_hint
+from lpwa.cli.progress import ProgressBar, Spinner
+from lpwa.errors import (
+    ATTimeout,
+    CoAPDNSError,
+    HTTPDNSError,
+    LpwaError,
+    ModuleRebooted,
+    ParameterError,
+    ProtocolError,
+)
 from lpwa.modem import Modem
 
-__all__ = ["coap", "http", "info", "open_modem"]
+__all__ = ["coap", "hint", "http", "info", "module_seconds", "open_modem"]
 
 # Bodies at least this large get a progress bar.
 PROGRESS_FROM = 64 * 1024
@@ -21,18 +34,77 @@ PROGRESS_FROM = 64 * 1024
 
 @contextmanager
 def open_modem(args: argparse.Namespace) -> Iterator[Modem]:
-    """The module ``--port`` names; ``sim`` starts a simulator for the session."""
+    """The module ``--port`` names; ``sim`` starts a simulator for the session.
+
+    With ``-v`` the AT exchange is traced from the first byte (see ``verbose``).
+    """
+    hosts = dict(getattr(args, "host", None) or [])
+    system_dns = bool(getattr(args, "system_dns", False))
     if args.port != "sim":
-        with Modem.open(args.port, args.baudrate) as modem:
+        if hosts or system_dns:
+            raise ParameterError(
+                "--host and --system-dns are for the built-in simulator (--port sim)"
+            )
+        with _modem_on(args.port, args) as modem:
             yield modem
         return
     from lpwa.sim import Simulator
 
     options = {"firmware": args.firmware} if args.firmware else {}
-    # The user asked for these hosts by name: let the simulated module resolve
-    # them with the host's resolver, as a real module would with its network's.
-    with Simulator(system_dns=True, **options) as sim, Modem.open(sim.url) as modem:
+    # Like the module's own DNS: names resolve through --host entries (and the
+    # host's resolver only with --system-dns), so nothing leaves the machine unasked.
+    with (
+        Simulator(hosts=hosts, system_dns=system_dns, **options) as sim,
+        _modem_on(sim.url, args) as modem,
+    ):
         yield modem
+
+
+@contextmanager
+def _modem_on(port: str, args: argparse.Namespace) -> Iterator[Modem]:
+    channel = ATChannel.open(port, args.baudrate)
+    if getattr(args, "verbose", False):
+        from lpwa.cli.verbose import ATTrace
+
+        channel.on_trace = ATTrace(sys.stderr)
+    try:
+        modem = Modem(channel)
+    except BaseException:
+        channel.close()
+        raise
+    with modem:
+        yield modem
+
+
+def hint(exc: BaseException, args: argparse.Namespace) -> str:
+    """What to add to the one-line error for ``exc``: how to get past it, or ``""``."""
+    port = getattr(args, "port", "")
+    if isinstance(exc, (HTTPDNSError, CoAPDNSError)) and port == "sim":
+        return (
+            "the built-in simulator resolves only IP addresses, localhost and "
+            "--host NAME=IP entries; add --host NAME=IP, or --system-dns to use this "
+            "machine's resolver"
+        )
+    if isinstance(exc, (ATTimeout, ProtocolError, ModuleRebooted)) and port not in ("", "sim"):
+        # A module that answers nothing or nonsense: often another program
+        # (ModemManager) talking on the same port.
+        return holders_hint(port)
+    return ""
+
+
+def module_seconds(timeout: float | None, option: str = "--timeout") -> int | None:
+    """``--timeout`` as the module's whole seconds (rounded up), 1-65535.
+
+    The same mapping as the library's ``timeout=`` (rsptime / wait_time).
+    """
+    if timeout is None:
+        return None
+    if not timeout > 0:
+        raise ParameterError(f"{option} must be more than 0 s: {timeout:g}")
+    seconds = math.ceil(timeout)
+    if seconds > 65535:
+        raise ParameterError(f"{option} must be at most 65535 s: {timeout:g}")
+    return seconds
 
 
 def _read_arg(value: str) -> bytes:
@@ -59,6 +131,11 @@ def info(args: argparse.Namespace) -> int:
             (f"PDP context {c.context_id}", f"{'active' if c.active else 'inactive'} {c.address}")
             for c in contexts
         ] or [("PDP contexts", "none active")]
+    if args.port != "sim":
+        # Another program on the same port steals answers (ModemManager does).
+        shared = holders_hint(args.port)
+        if shared:
+            rows.append(("port", shared))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
@@ -71,8 +148,17 @@ def _registration(modem: Modem) -> str:
     return f"{names.get(reg.stat, 'unknown')} (stat {reg.stat})"
 
 
+# The UFS name the CLI uploads --cacert under (its own, so no file of the
+# application's is overwritten).
+CACERT_FILE = "lpwa_cli_ca.pem"
+INSECURE_WARNING = "lpwa: warning: --insecure: the server's certificate is not verified"
+
+
 def http(args: argparse.Namespace) -> int:
-    """``lpwa http get|post``: the body to stdout or ``--output``; 0 on 2xx, else 2."""
+    """``lpwa http get|post``: the body to stdout or ``--output``; 0 on 2xx, else 2.
+
+    Every argument is checked and every file read before the module is touched.
+    """
     headers: dict[str, str] = {}
     for item in args.header:
         name, sep, value = item.partition(":")
@@ -82,62 +168,149 @@ def http(args: argparse.Namespace) -> int:
     data = _read_arg(args.data) if args.data is not None else None
     if args.method == "post" and data is None:
         raise ParameterError("http post needs --data")
+    seconds = module_seconds(args.timeout)
+    # TODO(issue 12): pass timeout= once modem.http.get/post take it; until then
+    # the same mapping, to the module's rsptime and wait_time.
+    timing: dict[str, Any] = {} if seconds is None else {"rsptime": seconds, "wait_time": seconds}
+    https = urlsplit(args.url).scheme.lower() == "https"
+    cacert = _tls_choice(args, https)
+    host = urlsplit(args.url).hostname or args.url
     with open_modem(args) as modem:
+        # apn None: the context is activated as stored (AT+QICSGP is left alone).
         modem.network.activate(1, apn=args.apn)
-        if args.url.lower().startswith("https://"):
-            _https_setup(modem, args.cacert)
-        bar = ProgressBar("body", min_total=PROGRESS_FROM)
-        hdrs = headers or None
-        if args.method == "get":
-            response = modem.http.get(args.url, headers=hdrs, stream=True, on_progress=bar)
-        else:
-            assert data is not None
-            response = modem.http.post(args.url, data, headers=hdrs, stream=True, on_progress=bar)
-        sink = open(args.output, "wb") if args.output else sys.stdout.buffer  # noqa: SIM115
-        try:
-            for chunk in response.iter_content():
-                sink.write(chunk)
-        finally:
-            bar.finish()
-            if args.output:
-                sink.close()
-            else:
-                sink.flush()
+        with _http_config_kept(modem):
+            if https:
+                _https_setup(modem, cacert)
+            bar = ProgressBar("body", min_total=PROGRESS_FROM)
+            hdrs = headers or None
+            with Spinner(f"waiting for {host}", timeout=args.timeout, live=_spin(args)):
+                if args.method == "get":
+                    response = modem.http.get(
+                        args.url, headers=hdrs, stream=True, on_progress=bar, **timing
+                    )
+                else:
+                    assert data is not None
+                    response = modem.http.post(
+                        args.url, data, headers=hdrs, stream=True, on_progress=bar, **timing
+                    )
+            _write_body(response.iter_content(), args.output, bar)
         status = f"HTTP {response.status_code} {response.reason}".rstrip()
         if response.padded_by:
             status += f" (padded by {response.padded_by} bytes against error 719)"
         print(status, file=sys.stderr)
-    return 0 if response.ok else 2
+        if 300 <= response.status_code < 400:
+            # The module follows no redirect: say where the resource went.
+            location = response.headers.get("Location")
+            if location is not None:
+                print(f"Location: {location}", file=sys.stderr)
+    # README and --help promise 2 for anything but 2xx: a redirect is not the
+    # resource that was asked for either.
+    return 0 if 200 <= response.status_code < 300 else 2
 
 
-def _https_setup(modem: Modem, cacert: str | None) -> None:
-    """SSL context 1 for HTTPS: verify against ``cacert`` if given, else don't verify."""
-    if cacert:
-        modem.files.upload("cacert.pem", Path(cacert).read_bytes())
-        modem.ssl.configure(1, sslversion=4, ciphersuite=0xFFFF, seclevel=1, cacert="cacert.pem")
+def _tls_choice(args: argparse.Namespace, https: bool) -> bytes | None:
+    """The CA to verify with (read now), None with --insecure; refuses neither, as curl
+    verifies by default and the module has no CA of its own to fall back on."""
+    if args.cacert and args.insecure:
+        raise ParameterError("give --cacert FILE or --insecure (-k), not both")
+    if not https:
+        return None
+    if args.insecure:
+        print(INSECURE_WARNING, file=sys.stderr)
+        return None
+    if not args.cacert:
+        raise ParameterError(
+            "an https:// URL needs --cacert FILE (the CA to verify the server with) "
+            "or --insecure (-k) to skip verification"
+        )
+    return Path(args.cacert).read_bytes()
+
+
+def _https_setup(modem: Modem, cacert: bytes | None) -> None:
+    """SSL context 1 for HTTPS: verify against ``cacert`` (seclevel 1), or, only
+    with --insecure (``cacert`` None), no verification (seclevel 0)."""
+    if cacert is not None:
+        modem.files.upload(CACERT_FILE, cacert)
+        modem.ssl.configure(1, sslversion=4, ciphersuite=0xFFFF, seclevel=1, cacert=CACERT_FILE)
     else:
         modem.ssl.configure(1, sslversion=4, ciphersuite=0xFFFF, seclevel=0)
     modem.http.config(sslctxid=1)
 
 
+@contextmanager
+def _http_config_kept(modem: Modem) -> Iterator[None]:
+    """Put back the QHTTPCFG keys (responseheader, requestheader, sslctxid, ...)
+    the request changed: the CLI changes no configuration it was not asked to."""
+    before = modem.http.config()
+    try:
+        yield
+    except BaseException:
+        # The request's own error is the one to report; restore what we can.
+        with contextlib.suppress(LpwaError):
+            _restore_http_config(modem, before)
+        raise
+    _restore_http_config(modem, before)
+
+
+def _restore_http_config(modem: Modem, before: dict[str, int]) -> None:
+    now = modem.http.config()
+    changed = {key: value for key, value in before.items() if now.get(key) != value}
+    if changed:
+        modem.http.config(**changed)
+
+
+def _write_body(chunks: Iterator[bytes], output: str | None, bar: ProgressBar) -> None:
+    sink = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
+    try:
+        for chunk in chunks:
+            sink.write(chunk)
+    finally:
+        bar.finish()
+        if output:
+            sink.close()
+        else:
+            sink.flush()
+
+
+def _spin(args: argparse.Namespace) -> bool | None:
+    # With -v the trace is the progress: no spinner over it.
+    return False if getattr(args, "verbose", False) else None
+
+
 def coap(args: argparse.Namespace) -> int:
     """``lpwa coap get|post|put|delete``: the payload to stdout; 0 on 2.xx, else 2."""
+    from lpwa.coap.client import RETRIES
+
     parts = urlsplit(args.url)
     if parts.scheme != "coap" or not parts.hostname:
         raise ParameterError(f"URL must be coap://host[:port]/path, not {args.url!r}")
     payload = _read_arg(args.payload) if args.payload else b""
+    if args.timeout is not None and not args.timeout > 0:
+        raise ParameterError(f"--timeout must be more than 0 s: {args.timeout:g}")
+    if args.retries is not None and args.retries not in RETRIES:
+        # QCOAPCFG "trans" (CoAP note 3.3.1) takes 4-8 retransmissions.
+        raise ParameterError(
+            f"--retries must be {RETRIES.start}-{RETRIES.stop - 1} (the module's range): "
+            f"{args.retries}"
+        )
     with open_modem(args) as modem:
         modem.network.activate(1, apn=args.apn)
         client = modem.coap.client(0)
+        if args.retries is not None:
+            client.configure(retries=args.retries)
         with client.open(parts.hostname, parts.port or 5683):
             method = getattr(client, args.method)
             kwargs: dict[str, object] = {"confirmable": not args.non}
+            if args.timeout is not None:
+                kwargs["timeout"] = args.timeout
             if parts.query:
                 kwargs["query"] = parts.query
-            if args.method in ("post", "put"):
-                response = method(parts.path, payload, **kwargs)
-            else:
-                response = method(parts.path, **kwargs)
+            label = f"waiting for {parts.hostname}"
+            with Spinner(label, timeout=args.timeout, live=_spin(args)):
+                if args.method in ("post", "put"):
+                    response = method(parts.path, payload, **kwargs)
+                else:
+                    response = method(parts.path, **kwargs)
     print(f"{response.code} {response.code.name}", file=sys.stderr)
     sys.stdout.buffer.write(response.payload)
     # A newline for the terminal's sake only: piped or redirected, the payload is exact.
