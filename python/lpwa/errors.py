@@ -11,6 +11,7 @@ branch on the class or on the number and log the spec's words.
     ├── ModemBusy                 a procedure could not have the module (stream open, callback)
     ├── ParameterError (ValueError) a caller's argument is out of range; nothing sent
     │   └── ParameterTypeError (TypeError) … or of the wrong type
+    ├── UFSFullError              the module's file system has no room for a file
     ├── ProtocolError             the module said something that cannot be framed
     ├── CommandError              ERROR, or a final code that is not OK
     │   └── CMEError              +CME ERROR: <n>
@@ -19,6 +20,9 @@ branch on the class or on the number and log the spec's words.
     ├── HTTPResponseError         raise_for_status() on a 4xx/5xx response
     ├── CoAPResultError           CoAP <result> -1 … -11 (CoAP note, chapter 4)
     ├── CoAPTimeout (TimeoutError) no CoAP answer within the retransmission window
+    ├── CoAPResponseRejected      a CoAP response lpwa will not return as the resource
+    │   ├── CoAPIncomplete        Block2 with more blocks the module cannot request
+    │   └── CoAPBadOption         an unrecognised critical option (RFC 7252 5.4.1)
     └── MessageFormatError (ValueError) a CoAP datagram that breaks RFC 7252
 
 ``ValueError`` subclasses (``ParameterError`` here, ``MessageFormatError`` in
@@ -42,6 +46,19 @@ class ParameterError(LpwaError, ValueError):
 class ParameterTypeError(ParameterError, TypeError):
     """An argument has the wrong type (``str`` for bytes, ``bool`` for a number, …);
     nothing was sent. Also a ``TypeError``, as Python's own calls would raise."""
+
+
+class UFSFullError(LpwaError):
+    """The module's UFS has no room for a file (checked before writing, or the
+    module's own "drive full"/"no space"/"file too large" answer).
+
+    ``needed`` and ``free`` are byte counts when known (-1 otherwise).
+    """
+
+    def __init__(self, message: str, *, needed: int = -1, free: int = -1) -> None:
+        self.needed = needed
+        self.free = free
+        super().__init__(message)
 
 
 class TransportError(LpwaError, OSError):
@@ -327,6 +344,39 @@ def coap_result_error(operation: str, result: int) -> CoAPResultError:
 
 class CoAPTimeout(LpwaError, TimeoutError):
     """A CoAP request got no answer within its retransmission window."""
+
+
+class CoAPResponseRejected(LpwaError):
+    """A CoAP response arrived but is not returned as the answer; ``message`` is it."""
+
+    def __init__(self, reason: str, message: object) -> None:
+        self.reason = reason
+        self.message = message
+        super().__init__(reason)
+
+
+class CoAPIncomplete(CoAPResponseRejected):
+    """Only part of the resource came: the response carries Block2 with M=1 (RFC 7959).
+
+    The module's AT+QCOAPOPTION cannot send Block2 (CoAP note, Table 2), so the
+    further blocks cannot be asked for. ``message`` is the partial response,
+    ``size2`` the size the server announced (Size2) or None, ``received`` the
+    number of payload bytes that came.
+    """
+
+    def __init__(self, reason: str, message: object, *, size2: int | None, received: int) -> None:
+        self.size2 = size2
+        self.received = received
+        super().__init__(reason, message)
+
+
+class CoAPBadOption(CoAPResponseRejected):
+    """The response carries critical options lpwa does not understand (``numbers``);
+    RFC 7252 5.4.1 requires rejecting it."""
+
+    def __init__(self, reason: str, message: object, *, numbers: list[int]) -> None:
+        self.numbers = numbers
+        super().__init__(reason, message)
 
 
 class MessageFormatError(LpwaError, ValueError):
