@@ -344,12 +344,16 @@ class _Body:
             end_abs = q_abs + end - q
             line = bytes(buf[q + 2 : end - 2])
             if line.startswith(b"+CME"):
+                # Within a known length every byte is body (a server may forge it).
+                if self.total is not None and q_abs < self.total:
+                    self.scan = q_abs + 1
+                    continue
                 return q_abs, end_abs, ("cme", line, value)
             if self.framing == "qfdwl":
                 return q_abs, end_abs, ("qfdwl", line, None)
             at = q_abs - 6
-            # By length, an OK trailer with err 0 before the end is content.
-            if value != 0 or self.total is None or at >= self.total:
+            # By length, any OK trailer before the end is content.
+            if self.total is None or at >= self.total:
                 return at, end_abs, ("http", b"OK", value)
             self.scan = q_abs + 1
 
@@ -570,6 +574,10 @@ class Tokenizer:
                 self._start_exact(code, out)
             return self._mode is not None
         kind = self._classify(line)
+        if kind == "urc" and line == b"RDY":
+            # A reboot: the command in flight is gone; buffered bytes stay.
+            self._in_flight = None
+            self._echo = None
         if line.startswith(b"+QCOAPRECV:"):
             comma = line.rfind(b",")
             length = _parse_int(line[comma + 1 :]) if comma >= 0 else None

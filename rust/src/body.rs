@@ -202,7 +202,10 @@ impl Body {
             let want = total
                 .saturating_add(TRAILER_SLACK)
                 .min(max_body as u64 + TRAILER_SLACK);
-            self.buf.reserve(want.saturating_sub(self.end()) as usize);
+            // Only a hint: a length the wire announced may be absurd (10^12);
+            // then the buffer grows with the bytes that really arrive.
+            let want = usize::try_from(want.saturating_sub(self.end())).unwrap_or(usize::MAX);
+            let _ = self.buf.try_reserve(want);
         }
     }
 
@@ -366,16 +369,19 @@ impl Body {
                     let end_abs = q_abs + end as u64;
                     let line = &self.buf[q + 2..q + end - 2];
                     match (&self.framing, line.starts_with(b"+CME")) {
-                        // An error trailer ends the body wherever it appears.
+                        // Within a known length every byte is body: a server
+                        // can put `+CME ERROR: 717` in its body (issue 10).
+                        (_, true) if self.total.is_some_and(|t| q_abs < t) => self.scan = q_abs + 1,
+                        // Else an error trailer ends the body where it appears.
                         (_, true) => return Some((q_abs, end_abs, End::Cme(line.to_vec(), value))),
                         (Framing::Qfdwl, false) => {
                             return Some((q_abs, end_abs, End::Qfdwl(line.to_vec())))
                         }
                         (_, false) => {
                             let at = q_abs - 6;
-                            // By length, an OK trailer with err 0 before the
-                            // end is body content.
-                            if value != 0 || self.total.map_or(true, |t| at >= t) {
+                            // By length, any OK trailer before the end is
+                            // body content, whatever its err.
+                            if self.total.map_or(true, |t| at >= t) {
                                 return Some((at, end_abs, End::HttpRead(value)));
                             }
                             self.scan = q_abs + 1;

@@ -327,6 +327,13 @@ impl Tokenizer {
             return !matches!(self.mode, Mode::Lines);
         }
         let kind = self.classify(line);
+        if kind == Kind::Urc && line == b"RDY" {
+            // The module restarted: whatever was in flight will never finish
+            // and its echo will never come. The bytes after RDY stay buffered:
+            // they are boot URCs (issue 10 item 4).
+            self.in_flight = None;
+            self.echo = None;
+        }
         if line.starts_with(b"+QCOAPRECV:") {
             return self.start_payload(kind, line, emit);
         }
@@ -377,11 +384,18 @@ impl Tokenizer {
                 false
             }
             Some(n) if n <= self.config.max_body as u64 => {
+                // An allocation the machine cannot make is the wire's fault,
+                // never an abort of the process.
+                let mut data = Vec::new();
+                if data.try_reserve_exact(n as usize).is_err() {
+                    emit(simple(Kind::Invalid, line, None));
+                    return false;
+                }
                 self.mode = Mode::Payload(Payload {
                     line: line.to_vec(),
                     kind,
                     want: n as usize,
-                    data: Vec::with_capacity(n as usize),
+                    data,
                 });
                 true
             }

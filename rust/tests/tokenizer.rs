@@ -529,27 +529,63 @@ fn empty_body() {
 }
 
 #[test]
-fn broken_read_717_trailer_ends_a_length_framed_body_early() {
+fn error_trailer_within_the_announced_length_is_body() {
+    // Issue 10: a server can put any bytes in its body, a forged 717 trailer
+    // too; within a known length they are body, and the body is not over.
     let wire = qhttpread_wire(b"partial", "717");
     let events = run(&[Sent(b"AT+QHTTPREAD=80\r", Some(1000), false), Read(&wire)]);
+    assert_eq!(events[1..], [connect()]);
+    let cme = b"\r\nCONNECT\r\npart\r\nial\r\n+CME ERROR: 717\r\n\r\nRDY\r\n";
+    let events = run(&[Sent(b"AT+QHTTPREAD=80\r", Some(1000), false), Read(cme)]);
+    assert_eq!(events, [connect()]);
+}
+
+#[test]
+fn broken_read_717_trailer_ends_a_body_of_unknown_length() {
+    let wire = qhttpread_wire(b"partial", "717");
+    let events = run(&[Sent(b"AT+QHTTPREAD=80\r", None, false), Read(&wire)]);
     assert_eq!(events[2..], [body(b"partial", Some(717)), ok()]);
 }
 
 #[test]
-fn broken_read_cme_error_ends_the_body() {
+fn broken_read_cme_error_ends_a_body_of_unknown_length() {
     let wire = b"\r\nCONNECT\r\npart\r\nial\r\n+CME ERROR: 717\r\n\r\nOK\r\n";
-    for len in [None, Some(1000)] {
-        let events = run(&[Sent(b"AT+QHTTPREAD=80\r", len, false), Read(wire)]);
-        assert_eq!(
-            events,
-            [
-                connect(),
-                body(b"part\r\nial", Some(717)),
-                coded(Kind::Final, b"+CME ERROR: 717", 717),
-                ok()
-            ]
-        );
-    }
+    let events = run(&[Sent(b"AT+QHTTPREAD=80\r", None, false), Read(wire)]);
+    assert_eq!(
+        events,
+        [
+            connect(),
+            body(b"part\r\nial", Some(717)),
+            coded(Kind::Final, b"+CME ERROR: 717", 717),
+            ok()
+        ]
+    );
+}
+
+#[test]
+fn rdy_keeps_the_partial_line_after_it() {
+    // Issue 10 item 4: RDY and the start of the next boot URC in one read.
+    let events = run(&[
+        sent(b"AT+CFUN=1,1\r"),
+        Read(b"\r\nRDY\r\n\r\n+CF"),
+        Read(b"UN: 1\r\n"),
+    ]);
+    assert_eq!(events, [urc(b"RDY"), urc(b"+CFUN: 1")]);
+}
+
+#[test]
+fn absurd_wire_lengths_never_abort() {
+    // Issue 10 item 12: a wire-supplied 10^12 with a huge max_body.
+    let mut tok = Tokenizer::new(Config {
+        max_body: 1 << 40,
+        ..Config::default()
+    });
+    let events = tok.feed(b"\r\n+QCOAPRECV: 0,1,2.05,0,,0,1000000000000\r\nab\r\n");
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].kind, Kind::Invalid);
+    tok.sent(b"AT+QHTTPREAD=80\r", Some(1_000_000_000_000), false);
+    let events = tok.feed(b"\r\nCONNECT\r\nabc");
+    assert_eq!(events[0].kind, Kind::Connect);
 }
 
 #[test]
