@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from typing import Final, Literal, final
 
-__all__ = ["KINDS", "Batch", "Event", "Tokenizer", "__version__"]
+__all__ = ["KINDS", "Batch", "Event", "Tokenizer", "Trace", "__version__", "trace_fd"]
 
 __version__: str
 
@@ -122,3 +122,18 @@ class Tokenizer:
         """Deliver body bytes as they arrive, one ``body`` event per feed call."""
     @stream_bodies.setter
     def stream_bodies(self, value: bool) -> None: ...
+
+@final
+class Trace:
+    """``lpwa trace`` on bytes: JSON lines (or ``--stats`` counts) of a capture."""
+
+    def __new__(cls, *, stats: bool = False, brief: bool = False) -> Trace: ...
+    def feed(self, data: bytes | bytearray | memoryview) -> bytes:
+        """The JSON lines the next bytes of the capture complete (none with ``stats``)."""
+    def close(self) -> bytes:
+        """The JSON lines of the bytes held back at the end of the capture."""
+    def summary(self, seconds: float) -> str:
+        """The ``--stats`` JSON, with ``seconds`` as the run's duration."""
+
+def trace_fd(in_fd: int, out_fd: int, *, stats: bool = False, brief: bool = False) -> None:
+    """``lpwa trace`` from one open descriptor to another, without the GIL (POSIX)."""

@@ -2,13 +2,15 @@
 //!
 //! The core is pure Rust with no pyo3 in it (`tokenizer` frames lines and
 //! classifies them, `body` frames data phases, `urc` and `command` hold the
-//! line and command vocabulary, `event` the events); `python` (behind the
+//! line and command vocabulary, `event` the events; `trace` is `lpwa trace`:
+//! capture replay and its JSON writer); `python` (behind the
 //! `python` feature, which maturin enables) is the thin binding.
 
 mod body;
 mod command;
 mod event;
 mod tokenizer;
+pub mod trace;
 mod urc;
 
 #[cfg(feature = "python")]

@@ -505,12 +505,93 @@ fn with_bytes<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult
     Ok(f(bytes.as_bytes()))
 }
 
+/// `lpwa trace` on bytes: `feed` returns the JSON lines the bytes complete
+/// (nothing with `stats=True`), `close` those held back, `summary` the
+/// `--stats` JSON. The same bytes as `trace_fd` writes.
+#[pyclass(module = "lpwa._lpwa", name = "Trace")]
+pub struct PyTrace {
+    inner: crate::trace::Trace,
+}
+
+#[pymethods]
+impl PyTrace {
+    #[new]
+    #[pyo3(signature = (*, stats=false, brief=false))]
+    fn new(stats: bool, brief: bool) -> PyTrace {
+        PyTrace {
+            inner: crate::trace::Trace::new(trace_output(stats, brief)),
+        }
+    }
+
+    fn feed<'py>(&mut self, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+        let mut out = Vec::new();
+        with_bytes(data, |bytes| self.inner.feed(bytes, &mut out))?;
+        Ok(PyBytes::new(data.py(), &out))
+    }
+
+    fn close<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        let mut out = Vec::new();
+        self.inner.close(&mut out);
+        PyBytes::new(py, &out)
+    }
+
+    /// The `--stats` JSON text, with `seconds` as the run's duration.
+    fn summary(&self, seconds: f64) -> String {
+        self.inner.stats().summary_json(seconds)
+    }
+}
+
+fn trace_output(stats: bool, brief: bool) -> crate::trace::Output {
+    if stats {
+        crate::trace::Output::Stats
+    } else {
+        crate::trace::Output::Json { brief }
+    }
+}
+
+/// `lpwa trace` between two open file descriptors, without the GIL: JSON
+/// lines written after each read, or the `--stats` summary at the end. The
+/// descriptors stay open. A signal during a read or write runs Python's
+/// handlers (Ctrl-C raises KeyboardInterrupt); I/O errors raise OSError.
+#[cfg(unix)]
+#[pyfunction]
+#[pyo3(signature = (in_fd, out_fd, *, stats=false, brief=false))]
+fn trace_fd(py: Python<'_>, in_fd: i32, out_fd: i32, stats: bool, brief: bool) -> PyResult<()> {
+    use std::fs::File;
+    use std::mem::ManuallyDrop;
+    use std::os::fd::FromRawFd;
+
+    if in_fd < 0 || out_fd < 0 {
+        return Err(PyValueError::new_err("file descriptors must be >= 0"));
+    }
+    // SAFETY: the caller owns both descriptors and keeps them open for the
+    // call; ManuallyDrop leaves them open afterwards.
+    let input = ManuallyDrop::new(unsafe { File::from_raw_fd(in_fd) });
+    let output = ManuallyDrop::new(unsafe { File::from_raw_fd(out_fd) });
+    let mut signal_error: Option<PyErr> = None;
+    let result = py.detach(|| {
+        crate::trace::run(&*input, &*output, trace_output(stats, brief), || {
+            Python::attach(|py| py.check_signals()).map_err(|err| {
+                signal_error = Some(err);
+                std::io::Error::other("interrupted by a signal")
+            })
+        })
+    });
+    if let Some(err) = signal_error {
+        return Err(err);
+    }
+    result.map(|_| ()).map_err(PyErr::from)
+}
+
 #[pymodule]
 fn _lpwa(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<PyTokenizer>()?;
     m.add_class::<PyEvent>()?;
     m.add_class::<PyBatch>()?;
+    m.add_class::<PyTrace>()?;
+    #[cfg(unix)]
+    m.add_function(wrap_pyfunction!(trace_fd, m)?)?;
     m.add("KINDS", PyTuple::new(m.py(), Kind::ALL.map(Kind::as_str))?)?;
     Ok(())
 }

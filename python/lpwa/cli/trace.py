@@ -16,8 +16,11 @@ would have declared them, so a ``AT+QHTTPREAD`` body is framed by the
 ``Content-Length`` header after ``AT+QHTTPCFG="responseheader",1``, and by the
 trailer ``\\r\\nOK\\r\\n\\r\\n+QHTTPREAD: <err>\\r\\n`` only when neither is known.
 
-This module owns the decoding and the summary; the framing rules are the
-tokenizer's (``lpwa.tokenizer``) and must not be repeated here.
+The command runs in the Rust core (``rust/src/trace.rs``: reading, capture replay,
+JSON writing, counts). The Python classes below are the same decoder written in
+Python: ``run_reference`` is the oracle of the differential tests
+(``tests/test_trace_differential.py``), whose output the Rust path matches byte for
+byte. Framing rules are the tokenizer's (``lpwa.tokenizer``).
 """
 
 from __future__ import annotations
@@ -32,9 +35,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
+from lpwa import _lpwa
 from lpwa.tokenizer import Event, Tokenizer
 
-__all__ = ["CaptureDecoder", "Readable", "Stats", "events", "record", "run"]
+__all__ = ["CaptureDecoder", "Readable", "Stats", "events", "record", "run", "run_reference"]
 
 READ_SIZE = 1 << 16
 
@@ -231,7 +235,44 @@ class _CountingStream:
 
 
 def run(source: str, *, stats: bool, brief: bool, out: IO[str] | None = None) -> int:
-    """Decode ``source`` (a path or ``-`` for standard input) to ``out``; the exit status."""
+    """Decode ``source`` (a path or ``-`` for standard input) to ``out`` (default:
+    standard output); the exit status. The Rust core reads, decodes and writes
+    (``_lpwa.trace_fd``, without the GIL) when ``out`` has a file descriptor."""
+    target = out if out is not None else sys.stdout
+    raw = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
+    try:
+        out_fd = _fileno(target)
+        if out_fd is not None and hasattr(_lpwa, "trace_fd"):
+            target.flush()
+            _lpwa.trace_fd(raw.fileno(), out_fd, stats=stats, brief=brief)
+            return 0
+        trace = _lpwa.Trace(stats=stats, brief=brief)
+        read = getattr(raw, "read1", raw.read)
+        start = time.perf_counter()
+        while data := read(READ_SIZE):
+            if chunk := trace.feed(data):
+                target.write(chunk.decode("ascii"))
+                target.flush()
+        target.write(trace.close().decode("ascii"))
+        if stats:
+            target.write(trace.summary(time.perf_counter() - start) + "\n")
+        target.flush()
+    finally:
+        if raw is not sys.stdin.buffer:
+            raw.close()
+    return 0
+
+
+def _fileno(stream: IO[str]) -> int | None:
+    """The descriptor under ``stream``, or None (``io.StringIO``, a wrapper)."""
+    try:
+        return stream.fileno()
+    except (OSError, AttributeError, ValueError):  # io.UnsupportedOperation is an OSError
+        return None
+
+
+def run_reference(source: str, *, stats: bool, brief: bool, out: IO[str] | None = None) -> int:
+    """The pure-Python ``lpwa trace`` (the differential tests' oracle for ``run``)."""
     out = out if out is not None else sys.stdout
     raw = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
     stream = _CountingStream(raw)
