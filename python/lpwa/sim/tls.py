@@ -14,15 +14,28 @@ modern local server):
   default list.
 - ``seclevel`` 0 verifies nothing; 1 verifies the server chain against the
   ``cacert`` file from the UFS; 2 also presents ``clientcert``/``clientkey``.
-  The host name is checked only with ``checkhost`` 1 (the module's default 0).
-- ``sni`` 1 sends the host name in the ClientHello (default 0: none).
+  The host name is checked only with ``checkhost`` 1 (the module's default 0),
+  and only with ``seclevel`` 1 or 2 (with 0 no certificate is looked at):
+  the certificate's subjectAltName must match the URL's host (a DNS name, one
+  leading ``*.`` label wildcard allowed, or an IP address).
+- ``sni`` 1 sends the URL's host name in the ClientHello (default 0: none);
+  never an IP address (RFC 6066 section 3). ``sni`` and ``checkhost`` are
+  independent: with ``sni`` 0 and ``checkhost`` 1 no name is sent but the
+  certificate is still checked against the host.
+- The documents show ``sni`` and ``checkhost`` only for a BG95 build (captures
+  C16: the ``AT+QSSLCFG=?`` of BG95M3LAR02A03_01.011.01.011); nothing says a
+  BG96/BG77 build lacks them, so every profile accepts them. A test models a
+  build that refuses some keys with ``SslState.refused_keys`` (answered
+  ``ERROR``, as an unknown key is).
 - ``dtls``/``dtlsversion`` are stored for CoAP (CoAP note 5.2).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
+import socket
 import ssl as _ssl
 import tempfile
 import threading
@@ -37,7 +50,16 @@ if TYPE_CHECKING:
     from lpwa.sim.engine import Ctx
     from lpwa.sim.ufs import UFS
 
-__all__ = ["CIPHERSUITES", "REGISTRY", "SslConfig", "SslState", "TlsSetupError", "client_context"]
+__all__ = [
+    "CIPHERSUITES",
+    "REGISTRY",
+    "ModuleTLSContext",
+    "SslConfig",
+    "SslState",
+    "TlsSetupError",
+    "client_context",
+    "host_matches",
+]
 
 CIPHERSUITES: dict[int, str] = {
     0x0035: "AES256-SHA",
@@ -86,6 +108,8 @@ class SslState:
         default_factory=lambda: {i: SslConfig() for i in range(6)}
     )
     lock: threading.Lock = field(default_factory=threading.Lock)
+    refused_keys: set[str] = field(default_factory=set)
+    """QSSLCFG keys this build answers ``ERROR`` to (none by default; for tests)."""
 
 
 # key -> (lo, hi) for integer keys; None for file-path keys; "hex" for ciphersuite.
@@ -124,6 +148,8 @@ def qsslcfg(ctx: Ctx, cmd: Command) -> None:
         raise CommandFailed(None)
     max_args(cmd, 3)
     key = str_param(cmd, 0, quoted=True).lower()
+    if key in state.refused_keys:
+        raise CommandFailed(None)
     ctxid = int_param(cmd, 1, 0, 5)
     with state.lock:
         cfg = state.contexts[ctxid]
@@ -162,9 +188,108 @@ def _ufs_file(ufs: UFS, name: str) -> bytes:
         raise TlsSetupError(f"UFS file {name!r} not found") from None
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def host_matches(cert: dict[str, object], host: str) -> bool:
+    """Whether a verified peer certificate (``getpeercert()``) is for ``host``.
+
+    RFC 6125 section 6: subjectAltName only; ``IP Address`` entries for an IP
+    literal, ``DNS`` entries (case-insensitive, a ``*`` allowed only as the
+    whole leftmost label, matching exactly one label) for a name.
+    """
+    sans = cert.get("subjectAltName", ())
+    entries = [e for e in sans if isinstance(e, tuple) and len(e) == 2]  # type: ignore[attr-defined]
+    bare = host.strip("[]")
+    if _is_ip(bare):
+        wanted = ipaddress.ip_address(bare)
+        for kind, value in entries:
+            if kind == "IP Address":
+                with contextlib.suppress(ValueError):
+                    if ipaddress.ip_address(str(value).strip()) == wanted:
+                        return True
+        return False
+    name = bare.rstrip(".").lower()
+    for kind, value in entries:
+        if kind != "DNS":
+            continue
+        pattern = str(value).rstrip(".").lower()
+        if pattern == name:
+            return True
+        if pattern.startswith("*.") and "*" not in pattern[2:]:
+            first, _, rest = name.partition(".")
+            if first and rest and rest == pattern[2:]:
+                return True
+    return False
+
+
+class ModuleTLSContext(_ssl.SSLContext):
+    """An SSLContext that applies the context's ``sni`` and ``checkhost`` to the
+    host name it is given, as the module does (see the module docstring).
+
+    The caller passes the URL's host as ``server_hostname``; whether it is sent
+    (SNI) and whether the certificate must match it are decided here.
+    """
+
+    sni: bool = False
+    checkhost: bool = False
+
+    def wrap_socket(  # type: ignore[override]
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | None = None,
+        session: _ssl.SSLSession | None = None,
+    ) -> _ssl.SSLSocket:
+        host = server_hostname.strip("[]") if server_hostname else None
+        verifying = self.verify_mode == _ssl.CERT_REQUIRED
+        check = bool(host) and self.checkhost and verifying
+        if host is not None and _is_ip(host):
+            # No SNI for an IP literal; OpenSSL checks the IP SAN itself.
+            send = host if check else None
+            self.check_hostname = check
+        elif self.sni and host:
+            send = host
+            self.check_hostname = check
+        else:
+            send = None
+            self.check_hostname = False
+        wrapped = super().wrap_socket(
+            sock,
+            server_side=server_side,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            server_hostname=send,
+            session=session,
+        )
+        if check and send is None and host is not None:
+            # A host name checked without SNI: Python checks names only with SNI,
+            # so match the verified certificate here (RFC 6125).
+            cert = wrapped.getpeercert()
+            if not cert or not host_matches(dict(cert), host):
+                wrapped.close()
+                raise _ssl.SSLCertVerificationError(
+                    f"certificate verify failed: certificate is not valid for {host!r}"
+                )
+        return wrapped
+
+
 def client_context(cfg: SslConfig, ufs: UFS) -> _ssl.SSLContext:
-    """An ``ssl.SSLContext`` for the module side of a connection (see module doc)."""
-    context = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+    """An ``ssl.SSLContext`` for the module side of a connection (see module doc).
+
+    Pass the URL's host as ``server_hostname`` to ``wrap_socket`` whenever
+    ``sni`` or ``checkhost`` is set; the context decides what to send and check.
+    """
+    context = ModuleTLSContext(_ssl.PROTOCOL_TLS_CLIENT)
+    context.sni = bool(cfg.sni)
+    context.checkhost = bool(cfg.checkhost)
     context.minimum_version = _ssl.TLSVersion.TLSv1_2
     if cfg.sslversion == 3:
         context.maximum_version = _ssl.TLSVersion.TLSv1_2
@@ -176,7 +301,8 @@ def client_context(cfg: SslConfig, ufs: UFS) -> _ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = _ssl.CERT_NONE
         return context
-    context.check_hostname = bool(cfg.checkhost)
+    # wrap_socket decides per host (ModuleTLSContext); off until then.
+    context.check_hostname = False
     context.verify_mode = _ssl.CERT_REQUIRED
     try:
         context.load_verify_locations(
