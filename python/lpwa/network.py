@@ -3,6 +3,11 @@
 Also the recovery steps of the HTTP(S) note's chapter 4: check the SIM (4.1), the
 PS registration and context configuration (4.2), the DNS servers (4.3), and
 deactivate/re-activate the context when requests keep failing (4.5).
+
+Every argument is checked before anything is sent (``ParameterError``; a wrong
+type is a ``ParameterTypeError``, also a ``TypeError``); a malformed answer is a
+``ProtocolError``. The PDP password is a secret: lpwa's logs and traces show it
+as ``***`` (:mod:`lpwa.redact`).
 """
 
 from __future__ import annotations
@@ -10,10 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lpwa.at.fields import quote
-from lpwa.errors import LpwaError, ParameterError
+from lpwa import answers, validate
+from lpwa.errors import LpwaError, ParameterError, ProtocolError
 
 if TYPE_CHECKING:
+    from lpwa.at.channel import Reply
     from lpwa.modem import Modem
 
 # TCP/IP AT commands manual: AT+QIACT answers within 150 s, AT+QIDEACT within 40 s.
@@ -55,10 +61,88 @@ class Registration:
         return self.stat in REGISTERED
 
 
-def _check_context(context_id: int) -> int:
-    if not 1 <= context_id <= 16:
-        raise ParameterError(f"context_id must be 1-16: {context_id}")
-    return context_id
+def _check_context(context_id: object) -> int:
+    return validate.integer("context_id", context_id, 1, 16)
+
+
+def _choice(what: str, value: object, names: dict[str, int]) -> int:
+    """A QICSGP option given by name (``"PAP"``) or by its number (not ``bool``)."""
+    if isinstance(value, str):
+        number = names.get(value.upper())
+        if number is None:
+            raise ParameterError(f"{what} must be one of {', '.join(names)}: {value!r}")
+        return number
+    choices = sorted(names.values())
+    return validate.integer(what, value, choices[0], choices[-1])
+
+
+def _qicsgp(
+    context_id: object,
+    apn: object,
+    username: object,
+    password: object,
+    auth: object,
+    context_type: object,
+) -> str:
+    """The AT+QICSGP line, every argument checked (HTTP note 2.1, step 1)."""
+    cid = _check_context(context_id)
+    ctype = _choice("context_type", context_type, CONTEXT_TYPES)
+    method = _choice("auth", auth, AUTH_METHODS)
+    # TCP/IP AT commands manual: string parameters; we only refuse what the
+    # command line cannot carry (quotes, line ends, non-ASCII).
+    fields = [
+        validate.at_string(what, value)
+        for what, value in (("apn", apn), ("username", username), ("password", password))
+    ]
+    return f"AT+QICSGP={cid},{ctype},{','.join(fields)},{method}"
+
+
+def _address(what: str, value: object, *, allow_empty: bool = False) -> str:
+    """A DNS server address for AT+QIDNSCFG: a non-empty printable string."""
+    return validate.at_string(what, value, min_len=0 if allow_empty else 1, max_len=64)
+
+
+# -- the module's answers (pure; ProtocolError for anything malformed) -----------
+
+
+def parse_cpin(reply: Reply) -> str:
+    """``+CPIN: <code>`` → ``READY``, ``SIM PIN``, …"""
+    code = answers.fields(reply, "+CPIN")[0]
+    if not code:
+        raise ProtocolError(f"{reply.command!r}: empty +CPIN answer")
+    return code
+
+
+def parse_cereg(reply: Reply) -> Registration:
+    """``+CEREG: <n>,<stat>[,…]`` (3GPP TS 27.007 10.1.22: <stat> 0-10)."""
+    fields = answers.fields(reply, "+CEREG", 2)
+    answers.number(reply.command, "+CEREG <n>", fields[0], 0, 5)
+    return Registration(answers.number(reply.command, "+CEREG <stat>", fields[1], 0, 255))
+
+
+def parse_qiact(reply: Reply) -> list[PDPContext]:
+    """Every ``+QIACT: <contextID>,<context_state>,<context_type>[,<IP_address>]``."""
+    out = []
+    for f in reply.all_fields("+QIACT"):
+        # Tolerant of more fields (an IPv4v6 context may list a second address).
+        if len(f) < 3:
+            raise ProtocolError(f"{reply.command!r}: malformed +QIACT answer {f!r}")
+        out.append(
+            PDPContext(
+                answers.number(reply.command, "+QIACT <contextID>", f[0], 1, 16),
+                answers.number(reply.command, "+QIACT <context_state>", f[1], 0, 1) == 1,
+                answers.number(reply.command, "+QIACT <context_type>", f[2], 1, 3),
+                f[3] if len(f) > 3 else "",
+            )
+        )
+    return out
+
+
+def parse_qidnscfg(reply: Reply) -> list[str]:
+    """``+QIDNSCFG: <contextID>,<pridnsaddr>,<secdnsaddr>`` → the non-empty addresses."""
+    fields = answers.fields(reply, "+QIDNSCFG")
+    answers.number(reply.command, "+QIDNSCFG <contextID>", fields[0], 1, 16)
+    return [f for f in fields[1:] if f]
 
 
 class Network:
@@ -69,12 +153,11 @@ class Network:
 
     def sim_status(self) -> str:
         """``READY`` when the SIM is usable (AT+CPIN?), else the module's words."""
-        return self._modem.command("AT+CPIN?").fields("+CPIN")[0]
+        return parse_cpin(self._modem.command("AT+CPIN?"))
 
     def registration(self) -> Registration:
         """The EPS (LTE Cat M / NB-IoT) registration state (AT+CEREG?)."""
-        fields = self._modem.command("AT+CEREG?").fields("+CEREG")
-        return Registration(int(fields[1]))
+        return parse_cereg(self._modem.command("AT+CEREG?"))
 
     def configure(
         self,
@@ -85,29 +168,20 @@ class Network:
         auth: str | int = "NONE",
         context_type: str | int = "IPV4",
     ) -> None:
-        """Set APN, credentials and authentication of a context (AT+QICSGP)."""
-        _check_context(context_id)
-        ctype = CONTEXT_TYPES.get(str(context_type).upper(), context_type)
-        method = AUTH_METHODS.get(str(auth).upper(), auth)
-        if ctype not in (1, 2, 3):
-            raise ParameterError(f"context_type must be IPV4, IPV6 or IPV4V6: {context_type!r}")
-        if method not in (0, 1, 2, 3):
-            raise ParameterError(f"auth must be NONE, PAP, CHAP or PAP_OR_CHAP: {auth!r}")
-        self._modem.command(
-            f"AT+QICSGP={context_id},{ctype},{quote(apn)},{quote(username)},"
-            f"{quote(password)},{method}"
-        )
+        """Set APN, credentials and authentication of a context (AT+QICSGP).
+
+        ``auth`` is ``"NONE"``, ``"PAP"``, ``"CHAP"``, ``"PAP_OR_CHAP"`` or 0-3;
+        ``context_type`` ``"IPV4"``, ``"IPV6"``, ``"IPV4V6"`` or 1-3.
+        """
+        self._modem.command(_qicsgp(context_id, apn, username, password, auth, context_type))
 
     def status(self) -> list[PDPContext]:
         """Every activated context with its address (AT+QIACT?)."""
-        reply = self._modem.command("AT+QIACT?")
-        return [
-            PDPContext(int(f[0]), f[1] == "1", int(f[2]), f[3] if len(f) > 3 else "")
-            for f in reply.all_fields("+QIACT")
-        ]
+        return parse_qiact(self._modem.command("AT+QIACT?"))
 
     def context(self, context_id: int = 1) -> PDPContext | None:
         """The context's state, or None when it is not active."""
+        _check_context(context_id)
         return next((c for c in self.status() if c.context_id == context_id), None)
 
     def activate(
@@ -122,35 +196,40 @@ class Network:
         """Activate a context (configuring it first when ``apn`` is given).
 
         Does nothing when it is already active. Returns its state and address.
+        Every argument is checked before the first command.
         """
-        _check_context(context_id)
-        current = self.context(context_id)
-        if current is not None and current.active:
-            return current
+        cid = _check_context(context_id)
+        qicsgp = None
         if apn is not None:
-            self.configure(context_id, apn, username, password, auth, context_type)
-        self._modem.command(f"AT+QIACT={context_id}", timeout=ACTIVATE_TIMEOUT)
-        active = self.context(context_id)
+            qicsgp = _qicsgp(cid, apn, username, password, auth, context_type)
+        with self._modem.procedure():
+            current = self.context(cid)
+            if current is not None and current.active:
+                return current
+            if qicsgp is not None:
+                self._modem.command(qicsgp)
+            self._modem.command(f"AT+QIACT={cid}", timeout=ACTIVATE_TIMEOUT)
+            active = self.context(cid)
         if active is None:
-            raise NetworkError(f"context {context_id} is not active after AT+QIACT")
+            raise NetworkError(f"context {cid} is not active after AT+QIACT")
         return active
 
     def deactivate(self, context_id: int = 1) -> None:
         """Deactivate a context (AT+QIDEACT)."""
-        _check_context(context_id)
-        self._modem.command(f"AT+QIDEACT={context_id}", timeout=DEACTIVATE_TIMEOUT)
+        cid = _check_context(context_id)
+        self._modem.command(f"AT+QIDEACT={cid}", timeout=DEACTIVATE_TIMEOUT)
 
     def dns_servers(self, context_id: int = 1) -> list[str]:
         """The context's DNS servers (AT+QIDNSCFG=<contextID>)."""
-        reply = self._modem.command(f"AT+QIDNSCFG={_check_context(context_id)}")
-        fields = reply.fields("+QIDNSCFG")
-        return [f for f in fields[1:] if f]
+        cid = _check_context(context_id)
+        return parse_qidnscfg(self._modem.command(f"AT+QIDNSCFG={cid}"))
 
     def set_dns_servers(self, context_id: int, primary: str, secondary: str = "") -> None:
         """Assign DNS servers to a context (HTTP note 4.3, solution 1)."""
-        line = f"AT+QIDNSCFG={_check_context(context_id)},{quote(primary)}"
-        if secondary:
-            line += f",{quote(secondary)}"
+        line = f"AT+QIDNSCFG={_check_context(context_id)},{_address('primary', primary)}"
+        second = _address("secondary", secondary, allow_empty=True)
+        if second != '""':
+            line += f",{second}"
         self._modem.command(line)
 
     def check_ready(self) -> None:
@@ -167,5 +246,7 @@ class Network:
 
     def reactivate(self, context_id: int = 1) -> PDPContext:
         """Deactivate and re-activate a context (HTTP note 4.3 solution 2, 4.5)."""
-        self.deactivate(context_id)
-        return self.activate(context_id)
+        cid = _check_context(context_id)
+        with self._modem.procedure():
+            self.deactivate(cid)
+            return self.activate(cid)
