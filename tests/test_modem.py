@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -10,6 +11,7 @@ from lpwa import Modem, errors
 from lpwa.files import ChecksumError, checksum
 from lpwa.network import NetworkError
 from lpwa.sim import Simulator
+from lpwa.ssl_config import SSLOptionUnsupported
 from servers import pattern_bytes
 
 
@@ -148,3 +150,125 @@ def test_lost_link_raises_transport_error(sim: Simulator) -> None:
         sim.faults.drop()
         with pytest.raises(errors.TransportError):
             modem.network.sim_status()
+
+
+# -- uploads replace (issue 10, item 5) ---------------------------------------------
+
+
+def test_upload_replaces_an_existing_file(sim: Simulator) -> None:
+    # The module answers +CME ERROR: 407 to QFUPL of an existing name; the old
+    # library failed here, so use_psk() failed from the second boot on.
+    sim.ufs["0_server.psk"] = b"old-identity&old-key"
+    with Modem.open(sim.url) as modem:
+        sent = _sent_commands(modem)
+        info = modem.files.upload("0_server.psk", b"id&313233")
+        assert info.size == 9
+        assert modem.files.download("0_server.psk") == b"id&313233"
+    assert sim.ufs["0_server.psk"] == b"id&313233"
+    qfdel = sent.index(b'AT+QFDEL="0_server.psk"\r')
+    assert sent[qfdel + 1].startswith(b'AT+QFUPL="0_server.psk",9,')
+
+
+def test_upload_of_a_new_file_deletes_nothing(sim: Simulator) -> None:
+    with Modem.open(sim.url) as modem:
+        sent = _sent_commands(modem)
+        modem.files.upload("new.bin", b"abc")
+    assert not any(line.startswith(b"AT+QFDEL") for line in sent)
+
+
+def test_upload_with_the_ufs_prefix_replaces_too(sim: Simulator) -> None:
+    sim.ufs["ca.pem"] = b"old"
+    with Modem.open(sim.url) as modem:
+        modem.files.upload("UFS:ca.pem", b"new!")
+    assert sim.ufs["ca.pem"] == b"new!"
+
+
+def test_upload_that_does_not_fit_raises_before_deleting_the_old_file(
+    make_sim: Callable[..., Simulator],
+) -> None:
+    sim = make_sim(ufs_size=1000)
+    sim.ufs["keep.bin"] = b"k" * 600
+    sim.ufs["cert.pem"] = b"c" * 100
+    with Modem.open(sim.url) as modem:
+        sent = _sent_commands(modem)
+        with pytest.raises(errors.UFSFullError) as info:
+            modem.files.upload("cert.pem", b"n" * 501)  # 300 free + 100 freed < 501
+        assert (info.value.needed, info.value.free) == (501, 400)
+        assert sim.ufs["cert.pem"] == b"c" * 100  # the old file is untouched
+        assert not any(line.startswith((b"AT+QFDEL", b"AT+QFUPL")) for line in sent)
+        # Exactly what fits does go through, replacing the old file.
+        modem.files.upload("cert.pem", b"n" * 400)
+    assert sim.ufs["cert.pem"] == b"n" * 400
+    assert sim.ufs["keep.bin"] == b"k" * 600
+
+
+# -- ssl: verification means the host too (issue 10, item 15) -----------------------
+
+
+def test_seclevel_1_turns_checkhost_and_sni_on(sim: Simulator) -> None:
+    with Modem.open(sim.url) as modem:
+        sent = _sent_commands(modem)
+        modem.ssl.configure(1, seclevel=1, cacert="ca.pem")
+        assert modem.ssl.query(1, "checkhost") == ["1"]
+        assert modem.ssl.query(1, "sni") == ["1"]
+    # Sent before seclevel, so a refusal comes before verification is switched on.
+    assert sent[:3] == [
+        b'AT+QSSLCFG="sni",1,1\r',
+        b'AT+QSSLCFG="checkhost",1,1\r',
+        b'AT+QSSLCFG="seclevel",1,1\r',
+    ]
+
+
+def test_explicit_checkhost_0_is_honoured(sim: Simulator) -> None:
+    with Modem.open(sim.url) as modem:
+        modem.ssl.configure(1, seclevel=2, checkhost=0, sni=0)
+        assert modem.ssl.query(1, "checkhost") == ["0"]
+        assert modem.ssl.query(1, "sni") == ["0"]
+
+
+def test_seclevel_0_does_not_claim_a_host_check(sim: Simulator) -> None:
+    with Modem.open(sim.url) as modem:
+        modem.ssl.configure(1, seclevel=0)
+        assert modem.ssl.query(1, "checkhost") == ["0"]
+
+
+def test_a_build_refusing_checkhost_raises_before_seclevel(sim: Simulator) -> None:
+    sim.module.ssl.refused_keys.update({"checkhost", "sni"})
+    with Modem.open(sim.url) as modem:
+        sent = _sent_commands(modem)
+        with pytest.raises(SSLOptionUnsupported, match="checkhost=0") as info:
+            modem.ssl.configure(1, seclevel=1, cacert="ca.pem")
+        assert info.value.key == "checkhost"
+        assert modem.ssl.query(1, "seclevel") == ["0"]
+    assert not any(b'"seclevel",1,1' in line for line in sent)
+
+
+def test_a_build_refusing_checkhost_accepts_an_explicit_checkhost_0(sim: Simulator) -> None:
+    sim.module.ssl.refused_keys.update({"checkhost", "sni"})
+    with Modem.open(sim.url) as modem:
+        modem.ssl.configure(1, seclevel=1, cacert="ca.pem", checkhost=0)
+        assert modem.ssl.query(1, "seclevel") == ["1"]
+
+
+def test_a_build_refusing_an_explicit_sni_raises(sim: Simulator) -> None:
+    sim.module.ssl.refused_keys.add("sni")
+    with Modem.open(sim.url) as modem, pytest.raises(SSLOptionUnsupported):
+        modem.ssl.configure(1, sni=1)
+
+
+def test_verified_https_refuses_a_certificate_for_another_host(
+    make_sim: Callable[..., Simulator], https_server: Any, ca_pem: bytes
+) -> None:
+    # The README's "verified server" sequence: a CA-signed certificate for
+    # localhost must not be accepted for evil.test (it was with checkhost=0).
+    sim = make_sim(hosts={"localhost": "127.0.0.1", "evil.test": "127.0.0.1"})
+    with Modem.open(sim.url) as modem:
+        modem.network.activate(1, apn="internet")
+        modem.files.upload("ca.pem", ca_pem)
+        modem.ssl.configure(1, sslversion=4, ciphersuite=0xFFFF, seclevel=1, cacert="ca.pem")
+        modem.http.config(contextid=1, sslctxid=1)
+        assert modem.http.get(https_server.url("/bytes/5", host="localhost")).content == (
+            pattern_bytes(5)
+        )
+        with pytest.raises(errors.HTTPError):
+            modem.http.get(https_server.url("/bytes/5", host="evil.test"))
