@@ -13,6 +13,8 @@ import io
 import subprocess
 import sys
 
+import pytest
+
 from lpwa.at import ATChannel
 from lpwa.cli.verbose import ATTrace, escape
 from lpwa.modem import Modem
@@ -37,7 +39,7 @@ def test_verbose_shows_both_directions_escaped(http_server: HTTPTestServer) -> N
     assert result.returncode == 0, result.stderr
     lines = result.stderr.decode().splitlines()
     # What lpwa wrote, with the CR that ends a command line shown escaped...
-    assert "> AT\\r" in lines
+    assert "> ATE0\\r" in lines
     assert "> AT+QHTTPGET=60\\r" in lines
     # ...and what the module answered, kind by kind.
     assert "< final   OK" in lines
@@ -63,16 +65,18 @@ def test_verbose_redacts_custom_request_headers(http_server: HTTPTestServer) -> 
     assert "X-Probe: visible\\r\\n" in err
 
 
-def test_trace_redacts_the_qicsgp_password_and_key_file_uploads() -> None:
+@pytest.mark.lpwa_simulator(time_scale=0.05)
+def test_trace_redacts_the_qicsgp_password_and_key_file_uploads(
+    lpwa_simulator: Simulator,
+) -> None:
     out = io.StringIO()
-    with Simulator(time_scale=0.05) as sim:
-        channel = ATChannel.open(sim.url)
-        channel.on_trace = ATTrace(out)
-        with Modem(channel) as modem:
-            modem.network.configure(1, "apn.example", "fleet", SECRET)
-            modem.command("AT+QICSGP=1")  # the module answers with the password too
-            modem.files.upload("0_server.psk", f"gw-0042&{SECRET}".encode())
-            modem.files.upload("cert.pem", b"-----BEGIN CERTIFICATE-----\r\nMIIB\r\n")
+    channel = ATChannel.open(lpwa_simulator.url)
+    channel.on_trace = ATTrace(out)
+    with Modem(channel) as modem:
+        modem.network.configure(1, "apn.example", "fleet", SECRET)
+        modem.command("AT+QICSGP=1")  # the module answers with the password too
+        modem.files.upload("0_server.psk", f"gw-0042&{SECRET}".encode())
+        modem.files.upload("cert.pem", b"-----BEGIN CERTIFICATE-----\r\nMIIB\r\n")
     text = out.getvalue()
     assert SECRET not in text
     assert '> AT+QICSGP=1,1,"apn.example","fleet","***",' in text
