@@ -53,7 +53,7 @@ def test_http_timeout_ends_the_wait_for_a_silent_server(silent_tcp_url: str) -> 
     assert "AT+QHTTPGET=1'" in lines[0]
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "65536", "nan"])
+@pytest.mark.parametrize("value", ["0", "-1", "65535.5", "nan", "inf"])
 def test_http_timeout_out_of_the_modules_range_is_refused(value: str) -> None:
     result = lpwa("http", "get", "--port", "sim", "http://127.0.0.1:9/x", "--timeout", value)
     assert result.returncode == 1
@@ -75,6 +75,13 @@ def test_coap_retries_and_timeout_together(silent_udp_port: int) -> None:
     result = lpwa("coap", "get", "--port", "sim", url, "--retries", "4", "--timeout", "1")
     assert result.returncode == 1
     assert result.stderr.decode().startswith("lpwa: CoAPTimeout: ")
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "nan", "inf"])
+def test_coap_timeout_must_be_a_positive_number_of_seconds(value: str) -> None:
+    result = lpwa("coap", "get", "--port", "sim", "coap://127.0.0.1/x", "--timeout", value)
+    assert result.returncode == 1
+    assert result.stderr.decode().startswith("lpwa: ParameterError: --timeout must be")
 
 
 @pytest.mark.parametrize("value", ["3", "9"])

@@ -101,10 +101,9 @@ def module_seconds(timeout: float | None, option: str = "--timeout") -> int | No
         return None
     if not timeout > 0:
         raise ParameterError(f"{option} must be more than 0 s: {timeout:g}")
-    seconds = math.ceil(timeout)
-    if seconds > 65535:
+    if not math.isfinite(timeout) or math.ceil(timeout) > 65535:
         raise ParameterError(f"{option} must be at most 65535 s: {timeout:g}")
-    return seconds
+    return math.ceil(timeout)
 
 
 def _read_arg(value: str) -> bytes:
@@ -285,8 +284,8 @@ def coap(args: argparse.Namespace) -> int:
     if parts.scheme != "coap" or not parts.hostname:
         raise ParameterError(f"URL must be coap://host[:port]/path, not {args.url!r}")
     payload = _read_arg(args.payload) if args.payload else b""
-    if args.timeout is not None and not args.timeout > 0:
-        raise ParameterError(f"--timeout must be more than 0 s: {args.timeout:g}")
+    if args.timeout is not None and not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise ParameterError(f"--timeout must be a number of seconds above 0: {args.timeout:g}")
     if args.retries is not None and args.retries not in RETRIES:
         # QCOAPCFG "trans" (CoAP note 3.3.1) takes 4-8 retransmissions.
         raise ParameterError(
