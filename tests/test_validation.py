@@ -174,3 +174,22 @@ def test_checksum_refuses_str_and_int() -> None:
     with pytest.raises(ParameterTypeError):
         checksum(3)  # type: ignore[arg-type]
     assert checksum(bytearray(b"\x12")) == "1200"
+
+
+def test_a_refused_password_is_not_in_the_error_message(unsent: Modem) -> None:
+    with pytest.raises(ParameterError) as info:
+        unsent.network.configure(1, apn="a", password='Secret"Pw')
+    assert "Secret" not in str(info.value)
+    with pytest.raises(ParameterTypeError) as typed:
+        unsent.network.configure(1, apn="a", password=b"SecretPw")
+    assert "Secret" not in str(typed.value)
+
+
+def test_a_failed_command_does_not_carry_the_password_in_its_message(sim: Simulator) -> None:
+    from lpwa.errors import CommandError
+
+    with Modem.open(sim.url) as modem, pytest.raises(CommandError) as info:
+        # Auth 3 with context type 9: refused by the module, after sending.
+        modem.command('AT+QICSGP=1,9,"apn","user","SecretPw",3')
+    assert "SecretPw" not in str(info.value)
+    assert '"***"' in str(info.value)

@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from lpwa import redact
+
 
 class LpwaError(Exception):
     """Base class of every error lpwa raises."""
@@ -71,7 +73,7 @@ class ATTimeout(LpwaError, TimeoutError):
     def __init__(self, command: str, timeout: float, detail: str = "") -> None:
         self.command = command
         self.timeout = timeout
-        msg = f"{command!r}: no result within {timeout:g} s"
+        msg = f"{redact.command(command)!r}: no result within {timeout:g} s"
         super().__init__(f"{msg} ({detail})" if detail else msg)
 
 
@@ -94,7 +96,8 @@ class CommandError(LpwaError):
     def __init__(self, command: str, result: str) -> None:
         self.command = command
         self.result = result
-        super().__init__(f"{command!r} failed: {result}")
+        # The message may be logged or printed: no secret fields (AT+QICSGP password).
+        super().__init__(f"{redact.command(command)!r} failed: {result}")
 
 
 # HTTP(S) note, chapter 5, Table 1.
@@ -148,7 +151,7 @@ class CMSError(LpwaError):
     def __init__(self, command: str, code: int) -> None:
         self.command = command
         self.code = code
-        super().__init__(f"{command!r} failed: +CMS ERROR: {code}")
+        super().__init__(f"{redact.command(command)!r} failed: +CMS ERROR: {code}")
 
 
 class HTTPError(CMEError):

@@ -91,8 +91,9 @@ def _qicsgp(
     # TCP/IP AT commands manual: string parameters; we only refuse what the
     # command line cannot carry (quotes, line ends, non-ASCII).
     fields = [
-        validate.at_string(what, value)
-        for what, value in (("apn", apn), ("username", username), ("password", password))
+        validate.at_string("apn", apn),
+        validate.at_string("username", username),
+        validate.at_string("password", password, secret=True),
     ]
     return f"AT+QICSGP={cid},{ctype},{','.join(fields)},{method}"
 

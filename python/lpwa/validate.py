@@ -44,28 +44,43 @@ def seconds(name: str, value: object, lo: float = 0.0, hi: float = math.inf) -> 
     return number
 
 
-def text(name: str, value: object, *, min_len: int = 0, max_len: int | None = None) -> str:
-    """A ``str`` of ``min_len..max_len`` characters."""
+def text(
+    name: str,
+    value: object,
+    *,
+    min_len: int = 0,
+    max_len: int | None = None,
+    secret: bool = False,
+) -> str:
+    """A ``str`` of ``min_len..max_len`` characters (``secret``: never in a message)."""
+    shown = "" if secret else f": {value!r}"
     if not isinstance(value, str):
-        raise ParameterTypeError(f"{name} must be a str, not {type(value).__name__}: {value!r}")
+        raise ParameterTypeError(f"{name} must be a str, not {type(value).__name__}{shown}")
     if len(value) < min_len or (max_len is not None and len(value) > max_len):
         limit = f"{min_len}-{max_len}" if max_len is not None else f"at least {min_len}"
-        raise ParameterError(f"{name} must be {limit} characters: {value!r}")
+        raise ParameterError(f"{name} must be {limit} characters{shown}")
     return value
 
 
-def at_string(name: str, value: object, *, min_len: int = 0, max_len: int | None = None) -> str:
+def at_string(
+    name: str,
+    value: object,
+    *,
+    min_len: int = 0,
+    max_len: int | None = None,
+    secret: bool = False,
+) -> str:
     """A ``str`` an AT command can carry inside quotes, quoted.
 
     Printable ASCII only: the command line is sent as ASCII, and a quote, CR or
-    LF would end the string or the command early.
+    LF would end the string or the command early. A ``secret`` value (a
+    password) is never shown in the error message, which may be logged.
     """
-    checked = text(name, value, min_len=min_len, max_len=max_len)
+    checked = text(name, value, min_len=min_len, max_len=max_len, secret=secret)
     bad = next((c for c in checked if not " " <= c <= "~" or c == '"'), None)
     if bad is not None:
-        raise ParameterError(
-            f"{name} cannot be sent in an AT string (character {bad!r}): {checked!r}"
-        )
+        where = f"at index {checked.index(bad)}" if secret else f"{bad!r}: {checked!r}"
+        raise ParameterError(f"{name} cannot be sent in an AT string (character {where})")
     return f'"{checked}"'
 
 
