@@ -320,12 +320,11 @@ def test_unknown_port_path_is_a_one_line_error(tmp_path: Path) -> None:
 
 
 def test_refused_socket_port_is_a_one_line_error() -> None:
-    import socket
+    from servers import RefusingTcpPort
 
-    with socket.socket() as sock:  # a port that was free a moment ago, now closed
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    one_line_error(lpwa("info", "--port", f"socket://127.0.0.1:{port}"), "TransportError")
+    with RefusingTcpPort() as refusing:  # bound, never listening: refused
+        port = refusing.port
+        one_line_error(lpwa("info", "--port", f"socket://127.0.0.1:{port}"), "TransportError")
 
 
 def test_http_post_without_data_is_a_one_line_error(http_server: HTTPTestServer) -> None:
@@ -352,12 +351,10 @@ def test_unknown_firmware_is_a_one_line_error() -> None:
 
 
 def test_refused_http_connection_is_a_one_line_module_error() -> None:
-    import socket
+    from servers import RefusingTcpPort
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    result = lpwa("http", "get", "--port", "sim", f"http://127.0.0.1:{port}/x")
+    with RefusingTcpPort() as refusing:  # bound, never listening: refused
+        result = lpwa("http", "get", "--port", "sim", f"http://127.0.0.1:{refusing.port}/x")
     assert "716" in one_line_error(result, "HTTPSocketConnectError")
 
 

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from lpwa.sim import checksum_hex
-from servers import oklines, pattern_bytes
+from servers import RefusingTcpPort, oklines, pattern_bytes
 
 SEND_BODY = b"Message=HelloQuectel"  # 3.1.2.1, 20 bytes
 ORDER_BODY = b"Message=1111&Appleqty=2222&Orangeqty=3333&find=1"  # 3.2.2.1, 48 bytes
@@ -399,12 +399,12 @@ def test_hosts_table_is_the_module_dns(make_sim, at, http_server):
 
 
 def test_connection_refused_is_716(ready):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    assert get(ready, f"http://127.0.0.1:{port}/") == b"\r\n+QHTTPGET: 716\r\n"
-    set_url_quiet(ready, f"http://127.0.0.1:{port}/")
-    assert ready.command("AT+QHTTPPOST=4,80,80") == b"\r\n+CME ERROR: 716\r\n"
+    # Held bound but never listening: refused, and nobody else can take the port.
+    with RefusingTcpPort() as refusing:
+        port = refusing.port
+        assert get(ready, f"http://127.0.0.1:{port}/") == b"\r\n+QHTTPGET: 716\r\n"
+        set_url_quiet(ready, f"http://127.0.0.1:{port}/")
+        assert ready.command("AT+QHTTPPOST=4,80,80") == b"\r\n+CME ERROR: 716\r\n"
 
 
 def test_rsptime_expiry_is_728(ready):
