@@ -113,6 +113,7 @@ def test_body_full_of_ok_lines_without_response_headers(
     modem: Modem, http_server: HTTPTestServer
 ) -> None:
     modem.http.config(responseheader=0)
+    modem.http.response_headers = False  # lpwa does not ask for the head either
     response = modem.http.get(http_server.url("/oklines/5000"))
     assert response.content == oklines(5000)
     assert len(response.headers) == 0
@@ -157,8 +158,10 @@ def test_truncated_body_raises_and_is_never_returned(
     with Modem.open(sim.url) as modem:
         modem.network.activate(1, apn="internet")
         sim.faults.truncate_read(after=5000, err=717)
-        with pytest.raises(errors.HTTPSocketReadError):
-            modem.http.get(http_server.url("/bytes/20000"))
+        # Within an announced length every byte is body (a server could send the
+        # trailer), so the cut shows as the body stalling past <wait_time>.
+        with pytest.raises((errors.HTTPSocketReadError, errors.ATTimeout)):
+            modem.http.get(http_server.url("/bytes/20000"), wait_time=2)
 
 
 def test_stall_shorter_than_wait_time_is_waited_out(
@@ -298,9 +301,9 @@ def test_post_file_and_read_file_round_trip(
     response = modem.http.post_file(https_server.url("/echo"), "post.bin", stream=True)
     assert response.status_code == 200
     response.save("answer.bin")
-    stored = modem.files.download("answer.bin")
-    assert stored.endswith(body)  # status line and headers first (responseheader=1)
-    assert stored.startswith(b"HTTP/1.1 200")
+    # The body only: lpwa asked for the head itself, the caller did not (issue 10 item 6).
+    assert modem.files.download("answer.bin") == body
+    assert response.headers["X-Received-Length"] == "3000"
 
 
 def test_post_file_on_affected_firmware_is_sent_padded(

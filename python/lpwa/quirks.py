@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "HTTPS_POST_719",
+    "QHTTPPOST",
+    "QHTTPPOSTFILE",
     "Quirks",
     "affected_by_719",
     "padding_for_719",
@@ -60,6 +62,10 @@ class Quirks:
 
     revision: str
     https_post_719: frozenset[str] = frozenset()
+    workaround_719: bool | None = None
+    """The caller's choice for the 719 padding: None follows the table (and what
+    ``modem.http`` learns from a 719 on a BG96 while the Modem is open), True pads
+    on every build, False never pads nor retries."""
 
     def fails_719(self, command: str, request_length: int, *, https: bool = True) -> bool:
         """Whether ``command`` (e.g. ``"QHTTPPOST"``) would fail with 719 here."""
@@ -70,10 +76,21 @@ class Quirks:
         )
 
 
-def profile_for(revision: str) -> Quirks:
-    """The quirks of the build whose full ``AT+QGMR`` revision is ``revision``."""
+def profile_for(revision: str, *, workaround_719: bool | None = None) -> Quirks:
+    """The quirks of the build whose full ``AT+QGMR`` revision is ``revision``.
+
+    ``workaround_719`` forces (True: both POST commands) or disables (False) the
+    719 padding whatever the table says; ``Modem`` keeps the caller's choice and
+    passes it again when it re-reads the identity after a reboot.
+    """
     rev = revision.strip()
-    return Quirks(revision=rev, https_post_719=HTTPS_POST_719.get(rev, frozenset()))
+    if workaround_719 is True:
+        commands = frozenset({QHTTPPOST, QHTTPPOSTFILE})
+    elif workaround_719 is False:
+        commands = frozenset()
+    else:
+        commands = HTTPS_POST_719.get(rev, frozenset())
+    return Quirks(revision=rev, https_post_719=commands, workaround_719=workaround_719)
 
 
 def affected_by_719(request_length: int) -> bool:
