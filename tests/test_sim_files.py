@@ -128,3 +128,26 @@ def test_open_handles_do_not_survive_a_reboot(sim, client):
     client.read_final()
     assert client.command("AT+QFCLOSE=1024") == b"\r\n+CME ERROR: 416\r\n"
     assert sim.ufs["r.txt"] == b"x"
+
+
+def test_qfupl_of_an_existing_name_is_407_with_or_without_the_ufs_prefix(sim, client):
+    # Issue 10 item 5: the module refuses to overwrite; the host deletes first.
+    sim.ufs["0_server.psk"] = b"id&00"
+    assert client.command('AT+QFUPL="UFS:0_server.psk",5') == b"\r\n+CME ERROR: 407\r\n"
+    assert client.command('AT+QFDEL="0_server.psk"') == b"\r\nOK\r\n"
+    client.send(b'AT+QFUPL="UFS:0_server.psk",5,10\r')
+    client.expect(b"\r\nCONNECT\r\n")
+    client.send(b"id&11")
+    assert client.read_final().endswith(b"\r\nOK\r\n")
+    assert sim.ufs["0_server.psk"] == b"id&11"
+
+
+def test_qfupl_larger_than_the_free_space_is_refused_before_connect(make_sim, at):
+    sim = make_sim(ufs_size=100)
+    sim.ufs["big.bin"] = b"x" * 90
+    client = at(sim)
+    client.send(b"ATE0\r")
+    client.read_final()
+    assert client.command('AT+QFUPL="new.bin",11,5') == b"\r\n+CME ERROR: 403\r\n"
+    assert client.command('AT+QFUPL="new.bin",101,5') == b"\r\n+CME ERROR: 423\r\n"
+    assert client.command('AT+QFLDS="UFS"') == b"\r\n+QFLDS: 10,100\r\n\r\nOK\r\n"
