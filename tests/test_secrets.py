@@ -65,6 +65,8 @@ def _session(modem: Modem, http_url: Callable[[str], str]) -> None:
     modem.command("AT+QICSGP=1")  # the module's answer carries the password too
     modem.files.upload("clientkey.pem", CLIENT_KEY)
     modem.files.upload("client.key", CLIENT_KEY)
+    assert modem.files.download("clientkey.pem") == CLIENT_KEY  # a key read back
+    assert b"".join(modem.files.read_chunks("client.key", 16)) == CLIENT_KEY
     modem.coap.client(0).use_psk("device-1", PSK_KEY)
     modem.ssl.configure(1, seclevel=0)
     modem.http.config(contextid=1)
