@@ -31,7 +31,7 @@ __all__ = [
 # limits are megabytes; 2**40 also stays far below what Python slices can hold.
 MAX_LENGTH = 1 << 40
 _DIGITS = re.compile(r"[0-9]{1,13}")
-_STATUS_LINE = re.compile(r"HTTP/[0-9]\.[0-9] ([0-9]{3})(?: (.*))?")
+_STATUS_LINE = re.compile(r"HTTP/[0-9]\.[0-9] ([1-9][0-9]{2})(?: (.*))?")
 
 
 def _number(text: str, what: str, source: str, limit: int = MAX_LENGTH) -> int:
