@@ -5,6 +5,7 @@ issue; hypothesis feeds every parser random and near-miss text."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import pytest
@@ -166,14 +167,10 @@ def test_fuzz_file_and_readfile_parsers(body: str) -> None:
         ("+QFWRITE", results.qfwrite_count),
         ("+QHTTPCFG", results.cfg_value),
     ):
-        try:
-            parse(f"{name}: {body}")  # type: ignore[operator]
-        except ProtocolError:
-            pass
-    try:
+        with contextlib.suppress(ProtocolError):
+            parse(f"{name}: {body}")
+    with contextlib.suppress(ProtocolError):
         results.qflst_size([f"+QFLST: {body}"], "a")
-    except ProtocolError:
-        pass
 
 
 @settings(max_examples=300, deadline=None)
