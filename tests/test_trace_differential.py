@@ -226,3 +226,25 @@ def test_run_into_a_text_stream_writes_the_same(tmp_path: Path) -> None:
     out = io.StringIO()
     assert run(str(path), stats=False, brief=False, out=out) == 0
     assert out.getvalue() == reference(path)
+
+
+def test_a_file_large_enough_for_blocks_on_two_cores_decodes_the_same(tmp_path: Path) -> None:
+    """Over 16 MiB: the Rust path decodes blocks in pairs, the second one
+    speculatively (rust/src/trace_file.rs); the output stays the Python path's."""
+    path = tmp_path / "large.bin"
+    with path.open("wb") as out:
+        for i in range(900):
+            # Bodies announced by +QHTTPGET and holding "\r\nOK\r\n", so some
+            # block cuts land inside a body and the speculation is redone.
+            body = (b"\r\nOK\r\n%d" % i) * (i % 300)
+            out.write(
+                MIXED[: 2000 + i * 13]
+                + b"\r\n"
+                + b"AT+QHTTPGET=80\r\r\nOK\r\n\r\n+QHTTPGET: 0,200,%d\r\n" % len(body)
+                + b"AT+QHTTPREAD=80\r\r\nCONNECT\r\n"
+                + body
+                + b"\r\nOK\r\n\r\n+QHTTPREAD: 0\r\n"
+                + b"AT+CSQ\r\r\n+CSQ: 20,99\r\n\r\nOK\r\n" * 400
+            )
+    assert path.stat().st_size > 16 << 20
+    assert cli(str(path), "--brief").decode("ascii") == reference(path, "--brief")

@@ -11,6 +11,8 @@ mod command;
 mod event;
 mod tokenizer;
 pub mod trace;
+#[cfg(unix)]
+pub mod trace_file;
 mod urc;
 
 #[cfg(feature = "python")]

@@ -570,7 +570,7 @@ fn trace_fd(py: Python<'_>, in_fd: i32, out_fd: i32, stats: bool, brief: bool) -
     let output = ManuallyDrop::new(unsafe { File::from_raw_fd(out_fd) });
     let mut signal_error: Option<PyErr> = None;
     let result = py.detach(|| {
-        crate::trace::run(&*input, &*output, trace_output(stats, brief), || {
+        crate::trace_file::run_file(&input, &*output, trace_output(stats, brief), || {
             Python::attach(|py| py.check_signals()).map_err(|err| {
                 signal_error = Some(err);
                 std::io::Error::other("interrupted by a signal")

@@ -92,6 +92,24 @@ impl CaptureDecoder {
         self.push(&held, &mut emit);
     }
 
+    /// A fresh decoder guessing the state at an idle point of the same
+    /// capture: nothing held or in flight, our response-header setting.
+    pub(crate) fn idle_guess(&self) -> CaptureDecoder {
+        CaptureDecoder {
+            response_header: self.response_header,
+            ..CaptureDecoder::default()
+        }
+    }
+
+    /// Exactly the same state, so the same bytes give the same events. The
+    /// tokenizer has no `PartialEq`; its derived `Debug` shows every field.
+    pub(crate) fn same_state(&self, other: &CaptureDecoder) -> bool {
+        self.held == other.held
+            && self.content_length == other.content_length
+            && self.response_header == other.response_header
+            && format!("{:?}", self.tok) == format!("{:?}", other.tok)
+    }
+
     fn declare(&mut self, command: &[u8]) {
         if !matches!(command.get(READ_ECHO.len()), Some(b'=' | b'\r')) {
             return; // AT+QHTTPREADFILE and the like: nothing to frame
@@ -210,36 +228,52 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// bytes decoded as UTF-8 with invalid sequences replaced by U+FFFD.
 pub fn write_json_str(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
-    if bytes
-        .iter()
-        .all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    {
-        out.extend_from_slice(bytes);
-    } else {
-        for c in String::from_utf8_lossy(bytes).chars() {
-            match c {
-                '"' => out.extend_from_slice(b"\\\""),
-                '\\' => out.extend_from_slice(b"\\\\"),
-                '\n' => out.extend_from_slice(b"\\n"),
-                '\r' => out.extend_from_slice(b"\\r"),
-                '\t' => out.extend_from_slice(b"\\t"),
-                '\u{8}' => out.extend_from_slice(b"\\b"),
-                '\u{c}' => out.extend_from_slice(b"\\f"),
-                ' '..='~' => out.push(c as u8),
-                _ => {
-                    let mut units = [0u16; 2];
-                    for unit in c.encode_utf16(&mut units) {
-                        let u = *unit;
-                        out.extend_from_slice(b"\\u");
-                        for shift in [12, 8, 4, 0] {
-                            out.push(HEX[usize::from((u >> shift) & 0xf)]);
-                        }
-                    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        if b >= 0x80 {
+            // Everything before is ASCII, so `i` is a character boundary.
+            write_json_chars(out, &String::from_utf8_lossy(&bytes[i..]));
+            out.push(b'"');
+            return;
+        }
+        write_json_char(out, char::from(b));
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+fn write_json_chars(out: &mut Vec<u8>, text: &str) {
+    for c in text.chars() {
+        write_json_char(out, c);
+    }
+}
+
+fn write_json_char(out: &mut Vec<u8>, c: char) {
+    match c {
+        '"' => out.extend_from_slice(b"\\\""),
+        '\\' => out.extend_from_slice(b"\\\\"),
+        '\n' => out.extend_from_slice(b"\\n"),
+        '\r' => out.extend_from_slice(b"\\r"),
+        '\t' => out.extend_from_slice(b"\\t"),
+        '\u{8}' => out.extend_from_slice(b"\\b"),
+        '\u{c}' => out.extend_from_slice(b"\\f"),
+        ' '..='~' => out.push(c as u8),
+        _ => {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let u = *unit;
+                out.extend_from_slice(b"\\u");
+                for shift in [12, 8, 4, 0] {
+                    out.push(HEX[usize::from((u >> shift) & 0xf)]);
                 }
             }
         }
     }
-    out.push(b'"');
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -326,7 +360,7 @@ pub fn write_record(out: &mut Vec<u8>, event: &Event<'_>, brief: bool) {
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv1a>>;
 
 /// `--stats` counts: events by kind, URCs by name, body and input bytes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Stats {
     kinds: [u64; Kind::ALL.len()],
     /// The order each kind was first seen (Counter keeps insertion order).
@@ -334,8 +368,24 @@ pub struct Stats {
     /// URC keys (the raw name, or the whole line) by first sighting.
     urcs: FastMap<Vec<u8>, usize>,
     urc_counts: Vec<(Vec<u8>, u64)>,
+    /// Indexes into `urc_counts` by [`cache_slot`].
+    cache: [Option<usize>; CACHE_SLOTS],
     pub body_bytes: u64,
     pub input_bytes: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            kinds: [0; Kind::ALL.len()],
+            kind_order: Vec::new(),
+            urcs: FastMap::default(),
+            urc_counts: Vec::new(),
+            cache: [None; CACHE_SLOTS],
+            body_bytes: 0,
+            input_bytes: 0,
+        }
+    }
 }
 
 impl Stats {
@@ -349,12 +399,25 @@ impl Stats {
         match event.kind {
             Kind::Urc => {
                 let key = name_of(event.kind, event.data).unwrap_or(event.data);
-                if let Some(&i) = self.urcs.get(key) {
-                    self.urc_counts[i].1 += 1;
-                } else {
-                    self.urcs.insert(key.to_vec(), self.urc_counts.len());
-                    self.urc_counts.push((key.to_vec(), 1));
+                // A direct-mapped cache in front of the map: a capture has a
+                // handful of URC names, each seen millions of times.
+                let slot = cache_slot(key);
+                if let Some(i) = self.cache[slot] {
+                    if self.urc_counts[i].0 == key {
+                        self.urc_counts[i].1 += 1;
+                        return;
+                    }
                 }
+                let i = match self.urcs.get(key) {
+                    Some(&i) => i,
+                    None => {
+                        self.urcs.insert(key.to_vec(), self.urc_counts.len());
+                        self.urc_counts.push((key.to_vec(), 0));
+                        self.urc_counts.len() - 1
+                    }
+                };
+                self.urc_counts[i].1 += 1;
+                self.cache[slot] = Some(i);
             }
             Kind::Body => self.body_bytes += event.data.len() as u64,
             _ => {}
@@ -445,6 +508,17 @@ impl Stats {
         out.extend_from_slice(b"\n}");
         String::from_utf8(out).unwrap_or_default()
     }
+}
+
+const CACHE_SLOTS: usize = 64;
+
+/// A cheap hash of a URC key: its length and its first and last bytes.
+fn cache_slot(key: &[u8]) -> usize {
+    let (Some(&first), Some(&last)) = (key.get(1), key.last()) else {
+        return key.len() % CACHE_SLOTS;
+    };
+    let mix = key.len() * 31 + usize::from(first) * 7 + usize::from(last) * 131;
+    mix % CACHE_SLOTS
 }
 
 /// A nested object at indent level 1 (`{}` when empty).
@@ -543,6 +617,41 @@ impl Trace {
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
+
+    pub fn output(&self) -> Output {
+        self.output
+    }
+
+    /// A trace for the next part of the capture, guessing that this one
+    /// ends at an idle point (see [`CaptureDecoder::idle_guess`]).
+    pub(crate) fn speculate(&self) -> Trace {
+        Trace {
+            decoder: self.decoder.idle_guess(),
+            output: self.output,
+            stats: Stats::default(),
+        }
+    }
+
+    pub(crate) fn decoder(&self) -> &CaptureDecoder {
+        &self.decoder
+    }
+
+    /// Go on as `next`, which decoded the following bytes from a state equal
+    /// to ours: its decoder state, and our counts plus its.
+    pub(crate) fn adopt(&mut self, next: Trace) {
+        self.stats.merge(&next.stats);
+        self.decoder = next.decoder;
+    }
+
+    /// The end of the capture: the held events, then the `--stats` summary
+    /// (`seconds` since the start) in `--stats` mode.
+    pub(crate) fn finish(&mut self, out: &mut Vec<u8>, seconds: f64) {
+        self.close(out);
+        if self.output == Output::Stats {
+            out.extend_from_slice(self.stats.summary_json(seconds).as_bytes());
+            out.push(b'\n');
+        }
+    }
 }
 
 /// Run `lpwa trace` from `input` to `output`: JSON lines written after each
@@ -575,17 +684,12 @@ pub fn run<R: Read, W: Write>(
         write_retrying(&mut output, &out, &mut interrupted)?;
         out.clear();
     }
-    trace.close(&mut out);
-    if mode == Output::Stats {
-        let summary = trace.stats.summary_json(start.elapsed().as_secs_f64());
-        out.extend_from_slice(summary.as_bytes());
-        out.push(b'\n');
-    }
+    trace.finish(&mut out, start.elapsed().as_secs_f64());
     write_retrying(&mut output, &out, &mut interrupted)?;
     Ok(trace.stats)
 }
 
-fn write_retrying<W: Write>(
+pub(crate) fn write_retrying<W: Write>(
     output: &mut W,
     mut data: &[u8],
     interrupted: &mut impl FnMut() -> io::Result<()>,
