@@ -258,3 +258,13 @@ def test_data_never_shows_an_authorization_value(secret: bytes) -> None:
     request = b"GET / HTTP/1.1\r\nAuthorization: " + secret + b"\r\n\r\n"
     out = redact.data("AT+QHTTPGET=60,40", request)
     assert "Authorization: ***\\r\\n" in out
+
+
+def test_command_chained_commands_are_each_redacted() -> None:
+    line = 'AT+CPIN="1234";+QICSGP=1,1,"a","u","PW",1'
+    assert redact.command(line) == 'AT+CPIN="***";+QICSGP=1,1,"a","u","***",1'
+
+
+def test_command_semicolon_inside_quotes_does_not_split() -> None:
+    line = 'AT+QICSGP=1,1,"a;b","u","p;w",1'
+    assert redact.command(line) == 'AT+QICSGP=1,1,"a;b","u","***",1'

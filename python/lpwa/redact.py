@@ -124,19 +124,7 @@ def header(line: str) -> str:
 
 def _split_raw(params: str) -> list[str]:
     """Comma-separated fields with their quotes and spaces kept (so they rejoin exactly)."""
-    fields: list[str] = []
-    current: list[str] = []
-    quoted = False
-    for ch in params:
-        if ch == '"':
-            quoted = not quoted
-        if ch == "," and not quoted:
-            fields.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    fields.append("".join(current))
-    return fields
+    return _split_outside_quotes(params, ",")
 
 
 def _unquote(field: str) -> str:
@@ -277,16 +265,37 @@ def command(line: str) -> str:
     try:
         if not isinstance(line, str):
             line = str(line)
-        m = _COMMAND.match(line)
-        if m is None:
-            return line
-        lead, at, name, rest, trail = m.groups()
-        if not rest.startswith("="):
-            return line
-        rule = _COMMAND_RULES.get(name.upper())
-        return f"{lead}{at or ''}{name}={_redact_fields(rest[1:], rule)}{trail}"
+        # Several commands on one line (AT+A=1;+B=2, V.250 6.3.1): each on its own.
+        return ";".join(_one_command(part) for part in _split_outside_quotes(line, ";"))
     except Exception:  # a log renderer must never break the call it logs
         return "<command redacted>"
+
+
+def _split_outside_quotes(text: str, sep: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for ch in text:
+        if ch == '"':
+            quoted = not quoted
+        if ch == sep and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+def _one_command(line: str) -> str:
+    m = _COMMAND.match(line)
+    if m is None:
+        return line
+    lead, at, name, rest, trail = m.groups()
+    if not rest.startswith("="):
+        return line
+    rule = _COMMAND_RULES.get(name.upper())
+    return f"{lead}{at or ''}{name}={_redact_fields(rest[1:], rule)}{trail}"
 
 
 def response(command: str, line: str) -> str:
