@@ -73,6 +73,7 @@ TYPE_MISTAKES: list[tuple[str, Call]] = [
     ("configure float type", lambda m: m.network.configure(1, apn="a", context_type=1.0)),
     ("activate str context", lambda m: m.network.activate("1")),
     ("activate bytes apn", lambda m: m.network.activate(1, apn=b"internet")),
+    ("activate bytes password, no apn", lambda m: m.network.activate(1, password=b"pw")),
     ("deactivate bool", lambda m: m.network.deactivate(True)),
     ("context str", lambda m: m.network.context("1")),
     ("dns_servers bool", lambda m: m.network.dns_servers(False)),
@@ -114,6 +115,8 @@ RANGE_MISTAKES: list[tuple[str, Call]] = [
     # activate checks the QICSGP arguments before its first command (AT+QIACT?).
     ("activate bad password", lambda m: m.network.activate(1, apn="a", password='p"')),
     ("activate context 99", lambda m: m.network.activate(99)),
+    ("activate password, no apn", lambda m: m.network.activate(1, password="pw")),
+    ("activate auth, no apn", lambda m: m.network.activate(1, auth="PAP")),
     ("set_dns empty primary", lambda m: m.network.set_dns_servers(1, "")),
     ("ssl context 6", lambda m: m.ssl.configure(6, seclevel=1)),
     ("ssl seclevel 3", lambda m: m.ssl.configure(1, seclevel=3)),

@@ -200,9 +200,14 @@ class Network:
         Every argument is checked before the first command.
         """
         cid = _check_context(context_id)
-        qicsgp = None
-        if apn is not None:
-            qicsgp = _qicsgp(cid, apn, username, password, auth, context_type)
+        # Checked even without apn; and credentials that would not be sent are a
+        # mistake, not something to drop silently.
+        line = _qicsgp(cid, "" if apn is None else apn, username, password, auth, context_type)
+        if apn is None and line != _qicsgp(cid, "", "", "", "NONE", "IPV4"):
+            raise ParameterError(
+                "username, password, auth and context_type are only sent with apn="
+            )
+        qicsgp = None if apn is None else line
         with self._modem.procedure():
             current = self.context(cid)
             if current is not None and current.active:
