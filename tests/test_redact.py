@@ -268,3 +268,15 @@ def test_command_chained_commands_are_each_redacted() -> None:
 def test_command_semicolon_inside_quotes_does_not_split() -> None:
     line = 'AT+QICSGP=1,1,"a;b","u","p;w",1'
     assert redact.command(line) == 'AT+QICSGP=1,1,"a;b","u","***",1'
+
+
+def test_data_json_body_secret_keys_are_masked() -> None:
+    body = b'{"user": "alice", "password": "PW", "nested": [{"api_key": "K", "n": 1}]}'
+    out = redact.data("AT+QHTTPPOST=80,60,60", body)
+    assert "PW" not in out and '"K"' not in out
+    assert '"user": "alice"' in out and '"n": 1' in out
+
+
+def test_data_json_without_secrets_is_shown_as_sent() -> None:
+    body = b'{"t":21.5}'
+    assert redact.data("AT+QHTTPPOST=10,60,60", body) == '{"t":21.5}'

@@ -15,6 +15,7 @@ whatever the input (a renderer for logs must not break the call it logs).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from urllib.parse import unquote_plus
@@ -25,6 +26,8 @@ MASK = "***"
 # Characters of a data phase shown before the rest is summarised: enough to
 # recognise a request or a file, short enough to keep a log readable.
 MAX_DATA = 512
+# JSON bodies up to this size are parsed to mask secret-named keys ({"password": …}).
+MAX_JSON = 64 * 1024
 
 # Query parameter and header names containing one of these are secret (issue 10
 # item 14: api_key, access_token, password, client_secret, X-Amz-Signature, auth).
@@ -375,7 +378,27 @@ def _body(text: str) -> str:
     stripped = text.strip()
     if stripped and _FORM.match(stripped):
         return _redact_params(text)
+    if stripped[:1] in ("{", "[") and len(stripped) <= MAX_JSON:
+        try:
+            parsed = json.loads(stripped)
+        except ValueError:
+            return text
+        masked = _mask_json(parsed)
+        if masked != parsed:
+            return json.dumps(masked, ensure_ascii=False)
     return text
+
+
+def _mask_json(value: object) -> object:
+    """A JSON value with the values of secret-named object keys masked."""
+    if isinstance(value, dict):
+        return {
+            k: MASK if _is_secret_name(str(k)) and v not in (None, "") else _mask_json(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_mask_json(v) for v in value]
+    return value
 
 
 def data(command: str, payload: bytes) -> str:
