@@ -578,11 +578,11 @@ class HTTP:
                 self._restore_quietly(head)
                 return response
             response._restore = {**response._restore, **head}
+            response._wait_time = wait_time
+            response._on_progress = on_progress
             if response._lease is None:  # else a nested procedure made it
                 response._with_head = self._value("responseheader") == 1
                 response._headers = None if response._with_head else Headers()
-                response._wait_time = wait_time
-                response._on_progress = on_progress
                 if stream:
                     response._lease = self._modem.lease()
             if stream:

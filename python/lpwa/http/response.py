@@ -126,6 +126,7 @@ class Response:
         self._raw: RawBody | None = None
         self._leftover = b""
         self._consumed = False
+        self._body_started = False
         self._finished = False
         self._lease: Lease | None = None
         self._restore: dict[str, int] = {}
@@ -343,6 +344,9 @@ class Response:
             yield buf
 
     def _body_pieces(self) -> Iterator[bytes]:
+        if self._body_started:
+            raise ProtocolError("the response body was already read (iterate it once)")
+        self._body_started = True
         received = 0
         total = self.content_length
         if self._leftover:
