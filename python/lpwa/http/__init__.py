@@ -1,12 +1,15 @@
 """HTTP(S) through the module's own stack: ``modem.http`` (AT+QHTTP*).
 
 ``HTTP`` is the client, ``Response`` its requests-like answer; ``request`` holds the
-request heads as the module sends them and the 719 padding.
+request heads as the module sends them and the 719 padding; ``body`` reads bodies
+so that no server can forge their end; ``results`` parses what the module answers.
+``timeout_seconds`` turns a requests-style ``timeout=`` into the module's seconds
+(the CLI's ``--timeout`` means the same).
 """
 
 from __future__ import annotations
 
-from lpwa.http.client import HTTP, HTTP_KEYS
+from lpwa.http.client import HTTP, HTTP_KEYS, timeout_seconds
 from lpwa.http.request import CONTENT_TYPES, MAX_CUSTOM_GET, MAX_POST, MAX_URL, URL, parse_url
 from lpwa.http.response import Headers, Response
 
@@ -21,4 +24,5 @@ __all__ = [
     "Headers",
     "Response",
     "parse_url",
+    "timeout_seconds",
 ]
