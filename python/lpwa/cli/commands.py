@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from lpwa.at import ATChannel
@@ -167,10 +166,9 @@ def http(args: argparse.Namespace) -> int:
     data = _read_arg(args.data) if args.data is not None else None
     if args.method == "post" and data is None:
         raise ParameterError("http post needs --data")
-    seconds = module_seconds(args.timeout)
-    # TODO(issue 12): pass timeout= once modem.http.get/post take it; until then
-    # the same mapping, to the module's rsptime and wait_time.
-    timing: dict[str, Any] = {} if seconds is None else {"rsptime": seconds, "wait_time": seconds}
+    # Checked here so that nothing reaches the module before the option is;
+    # the library maps timeout= to rsptime and wait_time the same way.
+    module_seconds(args.timeout)
     https = urlsplit(args.url).scheme.lower() == "https"
     cacert = _tls_choice(args, https)
     host = urlsplit(args.url).hostname or args.url
@@ -185,12 +183,17 @@ def http(args: argparse.Namespace) -> int:
             with Spinner(f"waiting for {host}", timeout=args.timeout, live=_spin(args)):
                 if args.method == "get":
                     response = modem.http.get(
-                        args.url, headers=hdrs, stream=True, on_progress=bar, **timing
+                        args.url, headers=hdrs, stream=True, on_progress=bar, timeout=args.timeout
                     )
                 else:
                     assert data is not None
                     response = modem.http.post(
-                        args.url, data, headers=hdrs, stream=True, on_progress=bar, **timing
+                        args.url,
+                        data,
+                        headers=hdrs,
+                        stream=True,
+                        on_progress=bar,
+                        timeout=args.timeout,
                     )
             _write_body(response.iter_content(), args.output, bar)
         status = f"HTTP {response.status_code} {response.reason}".rstrip()
