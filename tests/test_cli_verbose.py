@@ -51,6 +51,12 @@ def test_verbose_shows_both_directions_escaped(http_server: HTTPTestServer) -> N
     assert lines[-1] == "HTTP 200 OK"
 
 
+def test_verbose_may_follow_the_command_as_in_curl(http_server: HTTPTestServer) -> None:
+    result = lpwa("http", "get", "--port", "sim", http_server.url("/bytes/20"), "-v")
+    assert result.returncode == 0, result.stderr
+    assert "> AT+QHTTPGET=60\\r" in result.stderr.decode().splitlines()
+
+
 def test_verbose_redacts_custom_request_headers(http_server: HTTPTestServer) -> None:
     # (That the header reaches the server is test_cli.py's header test.)
     url = http_server.url("/bytes/30")  # a route that does not echo the request back

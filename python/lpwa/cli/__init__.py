@@ -26,6 +26,14 @@ from lpwa.errors import LpwaError
 
 
 def _port_option(parser: argparse.ArgumentParser) -> None:
+    # -v after the command word too, as curl users type it ('lpwa http get URL -v').
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="same as 'lpwa -v COMMAND'",
+    )
     parser.add_argument(
         "--port",
         default="sim",
@@ -206,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="print one JSON summary instead: events by kind, URCs by name, input bytes, MB/s",
     )
     trace.add_argument("--brief", action="store_true", help="omit body and payload bytes")
+    trace.add_argument(
+        "--format",
+        choices=("raw", "escaped", "tagged", "dots", "hex", "text"),
+        default=None,
+        help="the log's dialect (default: detected from its first bytes)",
+    )
 
     # The simulator's own options (python -m lpwa.sim), so 'lpwa sim --help' lists them.
     sub.add_parser(
@@ -240,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "trace":
             from lpwa.cli.trace import run
 
-            return run(args.file, stats=args.stats, brief=args.brief)
+            return run(args.file, stats=args.stats, brief=args.brief, format=args.format)
         if args.command == "sim":
             from lpwa.sim.__main__ import main as sim_main
 
