@@ -140,3 +140,17 @@ def test_holders_are_looked_up_only_for_local_devices(pty_path: str) -> None:
     assert holders_hint(pty_path) == ""
     assert holders_hint("socket://127.0.0.1:7") == ""
     assert port_holders("/etc/hostname") == []
+
+
+def test_a_running_modemmanager_whose_fds_are_hidden_is_still_mentioned(
+    pty_path: str, hold: Callable[[str, str], int]
+) -> None:
+    # As for a root ModemManager seen by a user: running, its descriptors unreadable
+    # (here: holding something else), so it may be the one on the port.
+    pid = hold(os.devnull, "ModemManager")
+    hint = holders_hint(pty_path)
+    assert hint.startswith(f"ModemManager (pid {pid}) is running and may hold {pty_path}; ")
+    assert UDEV_RULE in hint
+    transport = Transport(pty_path)  # not refused: nothing shows it holds this port
+    transport.close()
+    transport.release()
