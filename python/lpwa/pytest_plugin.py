@@ -56,8 +56,7 @@ def simulator_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     if marker is not None:
         if marker.args:
             raise pytest.UsageError(
-                f"@pytest.mark.{MARKER} takes keywords only, e.g. firmware=...; "
-                f"got {marker.args!r}"
+                f"@pytest.mark.{MARKER} takes keywords only, e.g. firmware=...; got {marker.args!r}"
             )
         options.update(marker.kwargs)
     param = getattr(request, "param", None)
