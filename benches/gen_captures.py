@@ -4,7 +4,7 @@ collector archives them): the same seed and size give the same bytes.
 ``urc``: URC-heavy — network, socket, SMS and CoAP URCs (``+QCOAPRECV`` with
 binary payloads) in bursts between short command exchanges, with a small HTTP
 read now and then. ``download``: download-heavy — HTTP GETs whose bodies
-(16 KiB–1 MiB, binary or text) are read with ``AT+QHTTPREAD`` and framed by the
+(16 KiB to 1 MiB, binary or text) are read with ``AT+QHTTPREAD`` and framed by the
 announced length, with a few URCs between them.
 
 Run: ``python benches/gen_captures.py urc|download OUT [--mb 100] [--seed 1]``.
@@ -35,7 +35,7 @@ EXCHANGES = (
     b"AT+CPIN?\r\r\n+CPIN: READY\r\n\r\nOK\r\n",
     b"ATI\r\r\nQuectel\r\nBG95-M3\r\nRevision: BG95M3LAR02A03\r\n\r\nOK\r\n",
     b"AT+QCOAPSEND=0,0,1,0\r\r\n> \r\nOK\r\n\r\n+QCOAPACK: 0,2,1234,0\r\n",
-    b"AT+CEREG?\r\r\n+CEREG: 2,1,\"1A2B\",\"01C2D3E4\",9\r\n\r\nOK\r\n",
+    b'AT+CEREG?\r\r\n+CEREG: 2,1,"1A2B","01C2D3E4",9\r\n\r\nOK\r\n',
 )
 
 
@@ -54,10 +54,14 @@ def _urc_heavy(rng: random.Random) -> Iterator[bytes]:
             yield b"\r\n" + rng.choice(URCS) + b"\r\n"
         if rng.random() < 0.3:
             payload = rng.randbytes(rng.randrange(0, 96))
-            yield b'\r\n+QCOAPRECV: 0,%d,2.05,2,ab12,1,"11:sensors",%d\r\n' % (
-                rng.randrange(65536),
-                len(payload),
-            ) + payload
+            yield (
+                b'\r\n+QCOAPRECV: 0,%d,2.05,2,ab12,1,"11:sensors",%d\r\n'
+                % (
+                    rng.randrange(65536),
+                    len(payload),
+                )
+                + payload
+            )
         yield rng.choice(EXCHANGES)
         if rng.random() < 0.02:
             yield _http_read(rng, rng.randbytes(rng.randrange(64, 2048)))

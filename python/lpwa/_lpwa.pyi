@@ -3,7 +3,16 @@
 from collections.abc import Iterable
 from typing import Final, Literal, final
 
-__all__ = ["KINDS", "Batch", "Event", "Tokenizer", "Trace", "__version__", "trace_fd"]
+__all__ = [
+    "DIALECTS",
+    "KINDS",
+    "Batch",
+    "Event",
+    "Tokenizer",
+    "Trace",
+    "__version__",
+    "trace_fd",
+]
 
 __version__: str
 
@@ -127,13 +136,29 @@ class Tokenizer:
 class Trace:
     """``lpwa trace`` on bytes: JSON lines (or ``--stats`` counts) of a capture."""
 
-    def __new__(cls, *, stats: bool = False, brief: bool = False) -> Trace: ...
+    def __new__(
+        cls, *, stats: bool = False, brief: bool = False, format: str | None = None
+    ) -> Trace: ...
     def feed(self, data: bytes | bytearray | memoryview) -> bytes:
         """The JSON lines the next bytes of the capture complete (none with ``stats``)."""
     def close(self) -> bytes:
         """The JSON lines of the bytes held back at the end of the capture."""
     def summary(self, seconds: float) -> str:
         """The ``--stats`` JSON, with ``seconds`` as the run's duration."""
+    @property
+    def format(self) -> str | None:
+        """The log dialect in use (None until the first bytes when detecting)."""
 
-def trace_fd(in_fd: int, out_fd: int, *, stats: bool = False, brief: bool = False) -> None:
-    """``lpwa trace`` from one open descriptor to another, without the GIL (POSIX)."""
+DIALECTS: Final[tuple[str, ...]]
+"""The log dialects of ``Trace`` and ``trace_fd`` (``lpwa trace --format``)."""
+
+def trace_fd(
+    in_fd: int,
+    out_fd: int,
+    *,
+    stats: bool = False,
+    brief: bool = False,
+    format: str | None = None,
+) -> str:
+    """``lpwa trace`` from one open descriptor to another, without the GIL (POSIX);
+    the log dialect used (``format``, or detected when None)."""

@@ -8,6 +8,7 @@
 
 mod body;
 mod command;
+pub mod dialect;
 mod event;
 mod tokenizer;
 pub mod trace;

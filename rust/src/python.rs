@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFrozenSet, PyList, PyString, PyTuple};
 
+use crate::dialect::{Dialect, LogDecoder};
 use crate::event::{name_of, Event, Kind};
 use crate::tokenizer::{Config, Tokenizer};
 
@@ -507,31 +508,54 @@ fn with_bytes<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult
 
 /// `lpwa trace` on bytes: `feed` returns the JSON lines the bytes complete
 /// (nothing with `stats=True`), `close` those held back, `summary` the
-/// `--stats` JSON. The same bytes as `trace_fd` writes.
+/// `--stats` JSON. The same bytes as `trace_fd` writes. `format` is a log
+/// dialect (`DIALECTS`); None detects it from the first bytes fed.
 #[pyclass(module = "lpwa._lpwa", name = "Trace")]
 pub struct PyTrace {
     inner: crate::trace::Trace,
+    dialect: Option<Dialect>,
+    log: Option<LogDecoder>,
 }
 
 #[pymethods]
 impl PyTrace {
     #[new]
-    #[pyo3(signature = (*, stats=false, brief=false))]
-    fn new(stats: bool, brief: bool) -> PyTrace {
-        PyTrace {
+    #[pyo3(signature = (*, stats=false, brief=false, format=None))]
+    fn new(stats: bool, brief: bool, format: Option<&str>) -> PyResult<PyTrace> {
+        Ok(PyTrace {
             inner: crate::trace::Trace::new(trace_output(stats, brief)),
-        }
+            dialect: format.map(dialect_named).transpose()?,
+            log: None,
+        })
     }
 
     fn feed<'py>(&mut self, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
         let mut out = Vec::new();
-        with_bytes(data, |bytes| self.inner.feed(bytes, &mut out))?;
+        with_bytes(data, |bytes| {
+            if bytes.is_empty() {
+                return;
+            }
+            let dialect = *self.dialect.get_or_insert_with(|| Dialect::detect(bytes));
+            if dialect == Dialect::Raw {
+                self.inner.feed(bytes, &mut out);
+            } else {
+                let inner = &mut self.inner;
+                self.log
+                    .get_or_insert_with(|| LogDecoder::new(dialect))
+                    .feed(bytes, &mut |piece| inner.feed_piece(&piece, &mut out));
+                inner.count_input(bytes.len());
+            }
+        })?;
         Ok(PyBytes::new(data.py(), &out))
     }
 
     fn close<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
         let mut out = Vec::new();
-        self.inner.close(&mut out);
+        let inner = &mut self.inner;
+        if let Some(log) = self.log.as_mut() {
+            log.close(&mut |piece| inner.feed_piece(&piece, &mut out));
+        }
+        inner.close(&mut out);
         PyBytes::new(py, &out)
     }
 
@@ -539,6 +563,21 @@ impl PyTrace {
     fn summary(&self, seconds: f64) -> String {
         self.inner.stats().summary_json(seconds)
     }
+
+    /// The dialect in use (None until the first bytes when detecting).
+    #[getter]
+    fn format(&self) -> Option<&'static str> {
+        self.dialect.map(Dialect::name)
+    }
+}
+
+fn dialect_named(name: &str) -> PyResult<Dialect> {
+    Dialect::from_name(name).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "unknown log format {name:?} (one of {})",
+            Dialect::ALL.map(Dialect::name).join(", ")
+        ))
+    })
 }
 
 fn trace_output(stats: bool, brief: bool) -> crate::trace::Output {
@@ -551,16 +590,25 @@ fn trace_output(stats: bool, brief: bool) -> crate::trace::Output {
 
 /// `lpwa trace` between two open file descriptors, without the GIL: JSON
 /// lines written after each read, or the `--stats` summary at the end. The
-/// descriptors stay open. A signal during a read or write runs Python's
-/// handlers (Ctrl-C raises KeyboardInterrupt); I/O errors raise OSError.
+/// descriptors stay open. `format`: a log dialect, None to detect it. Returns
+/// the dialect used. A signal during a read or write runs Python's handlers
+/// (Ctrl-C raises KeyboardInterrupt); I/O errors raise OSError.
 #[cfg(unix)]
 #[pyfunction]
-#[pyo3(signature = (in_fd, out_fd, *, stats=false, brief=false))]
-fn trace_fd(py: Python<'_>, in_fd: i32, out_fd: i32, stats: bool, brief: bool) -> PyResult<()> {
+#[pyo3(signature = (in_fd, out_fd, *, stats=false, brief=false, format=None))]
+fn trace_fd(
+    py: Python<'_>,
+    in_fd: i32,
+    out_fd: i32,
+    stats: bool,
+    brief: bool,
+    format: Option<&str>,
+) -> PyResult<&'static str> {
     use std::fs::File;
     use std::mem::ManuallyDrop;
     use std::os::fd::FromRawFd;
 
+    let dialect = format.map(dialect_named).transpose()?;
     if in_fd < 0 || out_fd < 0 {
         return Err(PyValueError::new_err("file descriptors must be >= 0"));
     }
@@ -570,7 +618,8 @@ fn trace_fd(py: Python<'_>, in_fd: i32, out_fd: i32, stats: bool, brief: bool) -
     let output = ManuallyDrop::new(unsafe { File::from_raw_fd(out_fd) });
     let mut signal_error: Option<PyErr> = None;
     let result = py.detach(|| {
-        crate::trace_file::run_file(&input, &*output, trace_output(stats, brief), || {
+        let mode = trace_output(stats, brief);
+        crate::trace_file::run_file(&input, &*output, mode, dialect, || {
             Python::attach(|py| py.check_signals()).map_err(|err| {
                 signal_error = Some(err);
                 std::io::Error::other("interrupted by a signal")
@@ -580,7 +629,9 @@ fn trace_fd(py: Python<'_>, in_fd: i32, out_fd: i32, stats: bool, brief: bool) -
     if let Some(err) = signal_error {
         return Err(err);
     }
-    result.map(|_| ()).map_err(PyErr::from)
+    result
+        .map(|(_, dialect)| dialect.name())
+        .map_err(PyErr::from)
 }
 
 #[pymodule]
@@ -590,6 +641,10 @@ fn _lpwa(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEvent>()?;
     m.add_class::<PyBatch>()?;
     m.add_class::<PyTrace>()?;
+    m.add(
+        "DIALECTS",
+        PyTuple::new(m.py(), Dialect::ALL.map(Dialect::name))?,
+    )?;
     #[cfg(unix)]
     m.add_function(wrap_pyfunction!(trace_fd, m)?)?;
     m.add("KINDS", PyTuple::new(m.py(), Kind::ALL.map(Kind::as_str))?)?;

@@ -12,6 +12,7 @@ use std::io::{self, Read, Write};
 
 use memchr::memmem;
 
+use crate::dialect::{Dialect, LogDecoder, Piece};
 use crate::event::{name_of, Event, Kind};
 use crate::tokenizer::Tokenizer;
 use crate::urc::Fnv1a;
@@ -84,6 +85,34 @@ impl CaptureDecoder {
         let tail = partial_mark(&buf[pos..]);
         self.push(&buf[pos..buf.len() - tail], &mut emit);
         self.held = buf[buf.len() - tail..].to_vec();
+    }
+
+    /// A line the host wrote (a log with directions): declared to the
+    /// tokenizer as the module's echo of it would declare it in a raw capture
+    /// (so an `AT+QHTTPREAD` gets the body length learnt before it). Lines
+    /// that are not commands (data after a prompt) are not declared.
+    pub fn sent_line<F: FnMut(Event<'_>)>(&mut self, line: &[u8], mut emit: F) {
+        let line = crate::command::strip_line_end(line);
+        if line.len() < 2 || !line[..2].eq_ignore_ascii_case(b"AT") {
+            return;
+        }
+        // Bytes held for an echo mark belong before this line.
+        let held = std::mem::take(&mut self.held);
+        self.push(&held, &mut emit);
+        if let Some(on) = response_header_cfg(line) {
+            self.response_header = on;
+        }
+        let mut command = line.to_vec();
+        command.push(b'\r');
+        let name = READ_ECHO.len();
+        if command.len() > name
+            && command[..name].eq_ignore_ascii_case(READ_ECHO)
+            && matches!(command[name], b'=' | b'\r')
+        {
+            self.declare(&command);
+            return;
+        }
+        self.tok.sent(&command, None, false);
     }
 
     /// The events of bytes held back waiting for more (end of the capture).
@@ -589,6 +618,16 @@ impl Trace {
     /// Decode the next bytes of the capture, appending output to `out`.
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<u8>) {
         self.stats.input_bytes += data.len() as u64;
+        self.decode(data, out);
+    }
+
+    /// Count `n` bytes of input that [`Trace::feed_piece`] decoded.
+    pub fn count_input(&mut self, n: usize) {
+        self.stats.input_bytes += n as u64;
+    }
+
+    /// [`Trace::feed`] without counting input bytes (a log's decoded bytes).
+    fn decode(&mut self, data: &[u8], out: &mut Vec<u8>) {
         let Trace {
             decoder,
             output,
@@ -597,6 +636,27 @@ impl Trace {
         match *output {
             Output::Json { brief } => decoder.feed(data, |e| write_record(out, &e, brief)),
             Output::Stats => decoder.feed(data, |e| stats.add(&e)),
+        }
+    }
+
+    /// A line the host wrote (see [`CaptureDecoder::sent_line`]).
+    pub fn sent_line(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let Trace {
+            decoder,
+            output,
+            stats,
+        } = self;
+        match *output {
+            Output::Json { brief } => decoder.sent_line(line, |e| write_record(out, &e, brief)),
+            Output::Stats => decoder.sent_line(line, |e| stats.add(&e)),
+        }
+    }
+
+    /// Decode one piece of a log: the module's bytes or the host's line.
+    pub fn feed_piece(&mut self, piece: &Piece, out: &mut Vec<u8>) {
+        match piece {
+            Piece::Rx(bytes) => self.decode(bytes, out),
+            Piece::Tx(line) => self.sent_line(line, out),
         }
     }
 
@@ -687,6 +747,52 @@ pub fn run<R: Read, W: Write>(
     trace.finish(&mut out, start.elapsed().as_secs_f64());
     write_retrying(&mut output, &out, &mut interrupted)?;
     Ok(trace.stats)
+}
+
+/// Run `lpwa trace` on a log of any dialect (`None`: detected from the
+/// first read). Returns the counts and the dialect.
+pub fn run_log<R: Read, W: Write>(
+    mut input: R,
+    mut output: W,
+    mode: Output,
+    dialect: Option<Dialect>,
+    mut interrupted: impl FnMut() -> io::Result<()>,
+) -> io::Result<(Stats, Dialect)> {
+    let start = std::time::Instant::now();
+    let mut trace = Trace::new(mode);
+    let mut buf = vec![0u8; READ_SIZE];
+    let mut out = Vec::with_capacity(READ_SIZE * 2);
+    let mut chosen = dialect;
+    let mut log: Option<LogDecoder> = None;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                interrupted()?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            break;
+        }
+        let dialect = *chosen.get_or_insert_with(|| Dialect::detect(&buf[..n]));
+        if dialect == Dialect::Raw {
+            trace.feed(&buf[..n], &mut out);
+        } else {
+            let decoder = log.get_or_insert_with(|| LogDecoder::new(dialect));
+            decoder.feed(&buf[..n], &mut |piece| trace.feed_piece(&piece, &mut out));
+            trace.count_input(n);
+        }
+        write_retrying(&mut output, &out, &mut interrupted)?;
+        out.clear();
+    }
+    if let Some(decoder) = log.as_mut() {
+        decoder.close(&mut |piece| trace.feed_piece(&piece, &mut out));
+    }
+    trace.finish(&mut out, start.elapsed().as_secs_f64());
+    write_retrying(&mut output, &out, &mut interrupted)?;
+    Ok((trace.stats, chosen.unwrap_or(Dialect::Raw)))
 }
 
 pub(crate) fn write_retrying<W: Write>(

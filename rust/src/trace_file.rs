@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use memchr::memmem;
 
+use crate::dialect::Dialect;
 use crate::trace::{self, Output, Stats, Trace, READ_SIZE};
 
 /// Input bytes per block.
@@ -27,13 +28,38 @@ const LOOKAHEAD: usize = 256 << 10;
 
 /// Run `lpwa trace` on `file` (from its current offset) to `output`; see
 /// [`crate::trace::run`] for `interrupted`. Returns the counts.
+/// Logs of other dialects than raw (given, or detected from the first
+/// bytes) are decoded sequentially ([`trace::run_log`]). Returns the counts
+/// and the dialect.
 pub fn run_file<W: Write>(
     file: &File,
     output: W,
     mode: Output,
+    dialect: Option<Dialect>,
     interrupted: impl FnMut() -> io::Result<()>,
-) -> io::Result<Stats> {
-    run_blocks(file, output, mode, interrupted, BLOCK).map(|(stats, _)| stats)
+) -> io::Result<(Stats, Dialect)> {
+    let dialect = match dialect {
+        Some(d) => Some(d),
+        None => peek_dialect(file)?,
+    };
+    match dialect {
+        Some(Dialect::Raw) => {
+            run_blocks(file, output, mode, interrupted, BLOCK).map(|(s, _)| (s, Dialect::Raw))
+        }
+        other => trace::run_log(file, output, mode, other, interrupted),
+    }
+}
+
+/// The dialect of a regular file from its first bytes (read without moving
+/// the offset); None for anything else (a pipe: the first read decides).
+fn peek_dialect(file: &File) -> io::Result<Option<Dialect>> {
+    let mut reader = file;
+    let (Ok(pos), true) = (reader.stream_position(), file.metadata()?.is_file()) else {
+        return Ok(None);
+    };
+    let mut head = vec![0u8; READ_SIZE];
+    let n = read_at(file, &mut head, pos)?;
+    Ok((n > 0).then(|| Dialect::detect(&head[..n])))
 }
 
 /// How the speculation went: second blocks used, and decoded again.

@@ -36,9 +36,19 @@ from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
 from lpwa import _lpwa
+from lpwa.errors import ParameterError
 from lpwa.tokenizer import Event, Tokenizer
 
-__all__ = ["CaptureDecoder", "Readable", "Stats", "events", "record", "run", "run_reference"]
+__all__ = [
+    "FORMATS",
+    "CaptureDecoder",
+    "Readable",
+    "Stats",
+    "events",
+    "record",
+    "run",
+    "run_reference",
+]
 
 READ_SIZE = 1 << 16
 
@@ -234,33 +244,63 @@ class _CountingStream:
         return data
 
 
-def run(source: str, *, stats: bool, brief: bool, out: IO[str] | None = None) -> int:
+#: The log dialects ``run`` reads (``lpwa trace --format``); see ``rust/src/dialect.rs``.
+FORMATS = _lpwa.DIALECTS
+# Framing reconstructed rather than recorded: the user is told on stderr.
+_APPROXIMATE = frozenset(("dots", "text"))
+
+
+def run(
+    source: str,
+    *,
+    stats: bool,
+    brief: bool,
+    out: IO[str] | None = None,
+    format: str | None = None,
+) -> int:
     """Decode ``source`` (a path or ``-`` for standard input) to ``out`` (default:
-    standard output); the exit status. The Rust core reads, decodes and writes
-    (``_lpwa.trace_fd``, without the GIL) when ``out`` has a file descriptor."""
+    standard output); the exit status. ``format`` is one of ``FORMATS``, or None
+    to detect the dialect from the first bytes. The Rust core reads, decodes and
+    writes (``_lpwa.trace_fd``, without the GIL) when ``out`` has a descriptor."""
+    if format is not None and format not in FORMATS:
+        raise ParameterError(f"unknown log format {format!r} (one of {', '.join(FORMATS)})")
     target = out if out is not None else sys.stdout
     raw = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
     try:
         out_fd = _fileno(target)
         if out_fd is not None and hasattr(_lpwa, "trace_fd"):
             target.flush()
-            _lpwa.trace_fd(raw.fileno(), out_fd, stats=stats, brief=brief)
-            return 0
-        trace = _lpwa.Trace(stats=stats, brief=brief)
-        read = getattr(raw, "read1", raw.read)
-        start = time.perf_counter()
-        while data := read(READ_SIZE):
-            if chunk := trace.feed(data):
-                target.write(chunk.decode("ascii"))
-                target.flush()
-        target.write(trace.close().decode("ascii"))
-        if stats:
-            target.write(trace.summary(time.perf_counter() - start) + "\n")
-        target.flush()
+            used = _lpwa.trace_fd(raw.fileno(), out_fd, stats=stats, brief=brief, format=format)
+        else:
+            used = _run_on_bytes(raw, target, stats=stats, brief=brief, format=format)
     finally:
         if raw is not sys.stdin.buffer:
             raw.close()
+    if used in _APPROXIMATE:
+        print(
+            f"lpwa: note: {source} read as a {used!r} log: its CR/LF framing was "
+            "reconstructed, so lines, bodies and payloads are approximate",
+            file=sys.stderr,
+        )
     return 0
+
+
+def _run_on_bytes(
+    raw: IO[bytes], target: IO[str], *, stats: bool, brief: bool, format: str | None
+) -> str:
+    """``run`` into a stream without a descriptor (``io.StringIO``); the dialect used."""
+    trace = _lpwa.Trace(stats=stats, brief=brief, format=format)
+    read = getattr(raw, "read1", raw.read)
+    start = time.perf_counter()
+    while data := read(READ_SIZE):
+        if chunk := trace.feed(data):
+            target.write(chunk.decode("ascii"))
+            target.flush()
+    target.write(trace.close().decode("ascii"))
+    if stats:
+        target.write(trace.summary(time.perf_counter() - start) + "\n")
+    target.flush()
+    return trace.format or "raw"
 
 
 def _fileno(stream: IO[str]) -> int | None:
