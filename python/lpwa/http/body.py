@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
+import time
 from typing import TYPE_CHECKING
 
 from lpwa.at.fields import quote
@@ -53,6 +54,9 @@ log = logging.getLogger("lpwa.http")
 # QFREAD/QFWRITE piece: a command round trip per 16 KiB keeps the overhead small
 # and the memory bounded.
 CHUNK = 16 * 1024
+# The slowest transfer worth waiting for, bytes per second: well below any
+# LTE-M, NB-IoT or EGPRS link.
+FLOOR_RATE = 100.0
 # The longest the module takes to answer a file command (FILE AT manual: 300 ms)
 # plus slack for a busy host; QFREAD/QFWRITE data phases are bounded by their
 # silence instead.
@@ -60,11 +64,9 @@ FILE_TIMEOUT = 5.0
 FILE_IDLE = 30.0
 # "+QHTTPREADFILE: <err>" comes after the whole response is stored; the module
 # enforces <wait_time> between packets itself (note 2.7) and reports 727 when it
-# runs out. lpwa waits in slices of <wait_time> plus this margin, proves after each
-# silent slice that the module is alive (AT) and looks whether the file grew; it
-# gives up after this many slices in a row without growth.
+# runs out. lpwa waits in slices of <wait_time> plus this margin and proves after
+# each silent slice that the module is alive (AT).
 IDLE_MARGIN = 2.0
-STALL_SLICES = 10
 # A status line and headers larger than this are not HTTP we can trust.
 MAX_HEAD = 64 * 1024
 # HTTP note 2.5/2.7: "The max length of the file name is 80 bytes".
@@ -213,32 +215,36 @@ class UFS:
         is stored. A module that reports an error while the UFS is full, or 729
         (memory allocation failed), raises UFSFullError.
         """
-        if expected is not None:
-            self.require(expected, f"storing the response in {name!r}")
+        free, total = self.space()
+        if expected is not None and expected > free:
+            raise UFSFullError(
+                f"storing the response in {name!r}: {expected} bytes needed, "
+                f"{free} of {total} free in the UFS",
+                needed=expected,
+                free=free,
+            )
+        # The module bounds every silence by <wait_time> and reports 727 itself;
+        # lpwa's own bound only guards against a module that never reports: the
+        # file cannot outgrow the free space, so storing it at the slowest rate
+        # worth waiting for takes at most this long.
+        limit = (free + MAX_HEAD) / FLOOR_RATE + wait_time + IDLE_MARGIN
         line = f"AT+QHTTPREADFILE={quote(name)},{wait_time}"
         channel = self._modem.channel
         with channel.expect_urc("+QHTTPREADFILE") as waiter:
             self._modem.command(line, timeout=FILE_TIMEOUT)
-            stalls = 0
-            last = -1
+            start = time.monotonic()
             while True:
                 try:
                     urc = waiter.wait(wait_time + IDLE_MARGIN)
                     break
                 except ATTimeout:
-                    # Silent for longer than <wait_time>: prove the module alive
-                    # (a reboot raises ModuleRebooted here), then look for progress.
+                    # Silent for longer than <wait_time>: the transfer may still
+                    # be going (the URC comes at its end). Prove the module alive
+                    # (a reboot raises ModuleRebooted here) and wait on.
                     self._modem.command("AT", timeout=FILE_TIMEOUT)
-                    grown = self.size(name)
-                    if grown is not None and grown > last:
-                        last, stalls = grown, 0
-                    else:
-                        stalls += 1
-                    if stalls >= STALL_SLICES:
+                    if time.monotonic() - start > limit:
                         raise ATTimeout(
-                            line,
-                            STALL_SLICES * (wait_time + IDLE_MARGIN),
-                            "no +QHTTPREADFILE and the file did not grow",
+                            line, limit, "no +QHTTPREADFILE although the module answers"
                         ) from None
         err = readfile_err(urc.text)
         if err != 0:
