@@ -17,6 +17,7 @@ from datetime import timedelta
 import pytest
 
 from lpwa import errors
+from lpwa.at import Urc
 from lpwa.modem import Modem
 from lpwa.quirks import QHTTPPOST, QHTTPPOSTFILE, Quirks, profile_for
 from lpwa.sim import Simulator
@@ -410,3 +411,87 @@ def test_padded_post_log_line_has_no_secrets(
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "PASSWORD99" not in text
     assert "SECRETKEY123" not in text
+
+
+def _unlisted_affected_sim(make_sim: Callable[..., Simulator]) -> Simulator:
+    sim = make_sim(firmware=UNLISTED_BG96)
+    sim.module.profile = dataclasses.replace(
+        sim.module.profile,
+        quirks=Quirks(UNLISTED_BG96, frozenset({QHTTPPOST, QHTTPPOSTFILE})),
+    )
+    return sim
+
+
+def test_learned_719_survives_a_reboot_of_the_module(
+    make_sim: Callable[..., Simulator], https_server: HTTPTestServer, ca_pem: bytes
+) -> None:
+    sim = _unlisted_affected_sim(make_sim)
+    with Modem.open(sim.url) as modem:
+        modem.network.activate(1, apn="internet")
+        trust(modem, ca_pem)
+        body = pattern_bytes(BOUNDARY_BODY)
+        assert modem.http.post(https_server.url("/echo"), body).padded_by > 0
+        modem.reboot()
+        modem.network.activate(1, apn="internet")
+        trust(modem, ca_pem)
+        sent = _sent(modem)
+        assert modem.http.post(https_server.url("/echo"), body).padded_by > 0
+        assert sum(line.startswith(b"AT+QHTTPPOST=") for line in sent) == 1
+
+
+def test_post_file_719_on_an_unlisted_bg96_is_retried_as_a_padded_post(
+    make_sim: Callable[..., Simulator], https_server: HTTPTestServer, ca_pem: bytes
+) -> None:
+    sim = _unlisted_affected_sim(make_sim)
+    with Modem.open(sim.url) as modem:
+        modem.network.activate(1, apn="internet")
+        trust(modem, ca_pem)
+        body = pattern_bytes(BOUNDARY_BODY, seed=4)
+        modem.files.upload("post.bin", body)
+        response = modem.http.post_file(https_server.url("/echo"), "post.bin")
+        assert response.content == body
+        assert response.padded_by > 0
+        assert int(response.headers["X-Request-Length"]) & 2048 == 0
+
+
+def test_post_file_of_a_whole_request_is_padded_in_its_own_head(
+    open_modem: Callable[..., Modem], https_server: HTTPTestServer, ca_pem: bytes
+) -> None:
+    modem = open_modem(firmware=AFFECTED)
+    trust(modem, ca_pem)
+    body = pattern_bytes(2100, seed=6)
+    request = (
+        f"POST /echo HTTP/1.1\r\nHost: localhost:{https_server.port}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    assert len(request) & 2048
+    modem.files.upload("request.bin", request)
+    modem.http.config(requestheader=1)
+    response = modem.http.post_file(https_server.url("/echo"), "request.bin")
+    assert response.content == body
+    assert response.padded_by > 0
+    assert int(response.headers["X-Request-Length"]) == len(request) + response.padded_by
+    assert modem.http.config()["requestheader"] == 1
+
+
+def test_a_request_from_a_urc_callback_is_modem_busy_not_a_deadlock(
+    make_sim: Callable[..., Simulator], http_server: HTTPTestServer
+) -> None:
+    sim = make_sim()
+    with Modem.open(sim.url) as modem:
+        modem.network.activate(1, apn="internet")
+        outcome: list[object] = []
+        done = threading.Event()
+
+        def on_urc(urc: Urc) -> None:
+            try:
+                outcome.append(modem.http.get(http_server.url("/bytes/5")).content)
+            except errors.LpwaError as exc:
+                outcome.append(exc)
+            done.set()
+
+        modem.channel.subscribe(on_urc, lambda u: u.name == "+QIND")
+        sim.module.emit_urc('+QIND: "csq",20,99')
+        assert done.wait(10)
+        assert isinstance(outcome[0], errors.ModemBusy)
+        assert modem.http.get(http_server.url("/bytes/5")).content == pattern_bytes(5)
