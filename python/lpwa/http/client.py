@@ -89,9 +89,6 @@ MARGIN = 5.0
 # Silence beyond <wait_time> before we give up on a body: the module reports
 # its own wait_time expiry (HTTP note 2.6), so ours only needs to come later.
 IDLE_MARGIN = 2.0
-# A command that answers at once (QHTTPCFG, a GET's OK when the module connects
-# later): the note's 300 ms plus slack, but a build that connects before its OK
-# gets the note's 125 s for connecting.
 SECONDS = range(1, 65536)  # rsptime, input_time, wait_time: 1-65535 s
 DEFAULT_TIME = 60
 T = TypeVar("T")
@@ -143,7 +140,13 @@ def _options(stream: object, on_progress: object, retries: object) -> None:
 
 
 class HTTP:
-    """HTTP(S) client of one module: ``modem.http``."""
+    """HTTP(S) client of one module: ``modem.http``.
+
+    Safe from several threads: each request is one procedure of the Modem, so a
+    body is only ever returned to the call that asked for it. Keep QHTTPCFG
+    changes to :meth:`config`, which knows them; a raw ``AT+QHTTPCFG`` sent with
+    ``modem.command`` is not seen until the module reboots.
+    """
 
     def __init__(self, modem: Modem, *, response_headers: bool = True) -> None:
         self._modem = modem
@@ -269,7 +272,8 @@ class HTTP:
 
         ``params`` (a mapping or list of pairs, as in requests) is form-encoded
         into the query. ``timeout`` (seconds) bounds the wait for the server's
-        answer and every silence in the body (``<rsptime>`` and ``<wait_time>``).
+        answer and every silence in the body (``<rsptime>`` and ``<wait_time>``);
+        the module's own time for connecting (up to 125 s, note 2.3) is its own.
         ``stream=True`` leaves the body unread until ``iter_content()``,
         ``content`` or ``save()``, holding the module meanwhile (use ``with``);
         ``on_progress(received, total)`` follows it.
@@ -289,6 +293,8 @@ class HTTP:
             self._set_url(target)
             if request is None:
                 line, data = f"AT+QHTTPGET={rsp}", None
+                # OK usually comes at once; the note does not say whether a build
+                # connects first, so allow its 125 s for connecting.
                 command_timeout = CONNECT_TIME + MARGIN
             else:
                 line, data = f"AT+QHTTPGET={rsp},{len(request)},{input_time}", request
