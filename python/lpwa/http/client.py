@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, TypeVar
 from lpwa import redact
 from lpwa.at.fields import quote
 from lpwa.errors import (
+    CommandError,
     HTTPDNSError,
     HTTPNetworkConfigError,
     HTTPNetworkDeactivatedError,
@@ -81,7 +82,13 @@ HTTP_KEYS: dict[str, range] = {
     "contenttype": range(0, 4),
 }
 # The note's defaults (2.1), assumed for keys a module does not list in AT+QHTTPCFG?.
-CFG_DEFAULTS = {"contextid": 1, "requestheader": 0, "responseheader": 0, "sslctxid": 1}
+CFG_DEFAULTS = {
+    "contextid": 1,
+    "requestheader": 0,
+    "responseheader": 0,
+    "sslctxid": 1,
+    "contenttype": 0,
+}
 # "CONNECT may be output in 125s" (HTTP note 2.3, 2.4).
 CONNECT_TIME = 125
 # Slack on top of the module's own timers, for the UART and a busy host.
@@ -189,7 +196,15 @@ class HTTP:
             return dict(self._known)
 
     def _read_config(self) -> None:
-        reply = self._modem.command("AT+QHTTPCFG?")
+        try:
+            reply = self._modem.command("AT+QHTTPCFG?")
+        except CommandError as exc:
+            # A build without the read form (the BG95 note documents it; not every
+            # manual does): the note's defaults stand in for what cannot be read.
+            log.debug("AT+QHTTPCFG? refused (%s); assuming the note's defaults", exc)
+            for key, value in CFG_DEFAULTS.items():
+                self._known.setdefault(key, value)
+            return
         for line in reply.lines:
             if line.startswith("+QHTTPCFG:"):
                 parsed = cfg_value(line)
