@@ -165,7 +165,9 @@ class HTTP:
         ``responseheader`` on for the request and its body, then back as it was."""
         self._learned_719: set[str] = set()
         """POST commands this module failed with 719 on (kept while the Modem is)."""
-        self._pending_lock = threading.Lock()
+        # Re-entrant: a Response finaliser (garbage collection) may run while this
+        # very thread holds it.
+        self._pending_lock = threading.RLock()
         self._orphans: list[tuple[str, int | None]] = []
         self._unrestored: dict[str, int] = {}
         modem.on_reboot(self._known.clear)
