@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, Union
 
 from lpwa import _lpwa
 from lpwa.errors import ParameterError
@@ -44,7 +45,10 @@ __all__ = [
     "CaptureDecoder",
     "Readable",
     "Stats",
+    "decode_events",
+    "decode_stats",
     "events",
+    "merge_stats",
     "record",
     "run",
     "run_reference",
@@ -301,6 +305,63 @@ def _run_on_bytes(
         target.write(trace.summary(time.perf_counter() - start) + "\n")
     target.flush()
     return trace.format or "raw"
+
+
+# -- plain functions for map/reduce engines (dask.bag, Spark, Ray) -------------------------
+
+Source = Union[bytes, str, "os.PathLike[str]"]
+_CHUNK = 1 << 20
+
+
+def _chunks(source: Source) -> Iterator[bytes]:
+    """The bytes of ``source`` (a capture's bytes, or a path read in chunks)."""
+    if isinstance(source, bytes):
+        yield source
+        return
+    with open(source, "rb") as f:
+        while data := f.read(_CHUNK):
+            yield data
+
+
+def decode_events(
+    source: Source, *, brief: bool = True, format: str | None = None
+) -> list[dict[str, Any]]:
+    """The events of one capture or log (bytes or a path) as JSON objects, as
+    ``lpwa trace`` writes them. A plain module-level function of picklable
+    arguments, for ``dask.bag.map`` and its kin."""
+    trace = _lpwa.Trace(brief=brief, format=format)
+    out = [trace.feed(data) for data in _chunks(source)]
+    out.append(trace.close())
+    return [json.loads(line) for line in b"".join(out).splitlines()]
+
+
+def decode_stats(source: Source, *, format: str | None = None) -> dict[str, Any]:
+    """The ``--stats`` counts of one capture or log (bytes or a path), without the
+    wall-clock fields: ``events``, ``by_kind``, ``urcs_by_name``, ``body_bytes``,
+    ``input_bytes``. Memory is bounded for a path. Reduce with ``merge_stats``."""
+    trace = _lpwa.Trace(stats=True, format=format)
+    for data in _chunks(source):
+        trace.feed(data)
+    trace.close()
+    summary: dict[str, Any] = json.loads(trace.summary(0.0))
+    del summary["seconds"], summary["mb_per_s"]
+    return summary
+
+
+def merge_stats(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The counts of two ``decode_stats`` results together (associative and
+    commutative up to the order of equal counts, which is first seen first)."""
+    kinds = Counter(a["by_kind"])
+    kinds.update(b["by_kind"])
+    urcs = Counter(a["urcs_by_name"])
+    urcs.update(b["urcs_by_name"])
+    return {
+        "events": a["events"] + b["events"],
+        "by_kind": dict(kinds.most_common()),
+        "urcs_by_name": dict(urcs.most_common()),
+        "body_bytes": a["body_bytes"] + b["body_bytes"],
+        "input_bytes": a["input_bytes"] + b["input_bytes"],
+    }
 
 
 def _fileno(stream: IO[str]) -> int | None:
