@@ -495,3 +495,22 @@ def test_a_request_from_a_urc_callback_is_modem_busy_not_a_deadlock(
         assert done.wait(10)
         assert isinstance(outcome[0], errors.ModemBusy)
         assert modem.http.get(http_server.url("/bytes/5")).content == pattern_bytes(5)
+
+
+def test_responseheader_is_not_toggled_between_the_request_and_its_read(
+    modem: Modem, http_server: HTTPTestServer
+) -> None:
+    # The note does not say whether responseheader counts when the request is
+    # sent or when the body is read: lpwa sets it before the URL and puts it
+    # back only after the read, never in between.
+    sent = _sent(modem)
+    with modem.http.get(http_server.url("/chunked/3000"), stream=True) as response:
+        response.save("between.bin")
+    commands = [line for line in sent if line.startswith(b"AT+")]
+    request = next(i for i, c in enumerate(commands) if c.startswith(b"AT+QHTTPGET="))
+    read = next(i for i, c in enumerate(commands) if c.startswith(b"AT+QHTTPREADFILE="))
+    assert not any(b'"responseheader"' in c for c in commands[request:read])
+    on = commands.index(b'AT+QHTTPCFG="responseheader",1\r')
+    off = commands.index(b'AT+QHTTPCFG="responseheader",0\r')
+    assert on < request < read < off
+    assert modem.files.download("between.bin") == pattern_bytes(3000)
