@@ -2,7 +2,7 @@
 ``base64 FILE > /dev/null`` (coreutils), in the same run.
 
 Run: ``pytest benches/bench_trace.py --benchmark-only --benchmark-group-by=group``
-(``LPWA_TRACE_BENCH_MB`` changes the capture size; default 100).
+(``LPWA_TRACE_BENCH_MB`` changes the capture size; default 100, 20 under CI).
 
 Two captures from ``gen_captures.py`` (deterministic seed): URC-heavy and
 download-heavy. For each: the floor; ``lpwa trace FILE > /dev/null`` (JSON
@@ -28,7 +28,9 @@ import pytest
 from gen_captures import write_capture
 from lpwa import _lpwa
 
-SIZE = int(float(os.environ.get("LPWA_TRACE_BENCH_MB", "100")) * 1e6)
+# CI runs every bench briefly (.ci/run): 20 MB there unless the size is given.
+_DEFAULT_MB = "20" if os.environ.get("CI") == "true" else "100"
+SIZE = int(float(os.environ.get("LPWA_TRACE_BENCH_MB", _DEFAULT_MB)) * 1e6)
 CAPTURES = ("urc", "download")
 FLOOR: dict[str, float] = {}
 TIMEOUT = 600

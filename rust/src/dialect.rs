@@ -80,7 +80,9 @@ impl Dialect {
         if has(b"<cr>") || has(b"<lf>") || has(b"<ln>") {
             return Dialect::Tagged;
         }
-        if has(b"\r\r\n") || has(b"\r\n\r\n") {
+        // A capture's lines start with CR LF; a log without a line feed in
+        // its first read is no log of lines.
+        if has(b"\r\r\n") || has(b"\r\n\r\n") || head.starts_with(b"\r\n") || !has(b"\n") {
             return Dialect::Raw;
         }
         let binary = head
@@ -555,6 +557,8 @@ mod tests {
             Dialect::Raw
         );
         assert_eq!(Dialect::detect(b"AT\r"), Dialect::Raw);
+        assert_eq!(Dialect::detect(b"!"), Dialect::Raw);
+        assert_eq!(Dialect::detect(b"\r\n+CEREG: 1\r\n"), Dialect::Raw);
     }
 
     #[test]

@@ -143,6 +143,9 @@ impl CaptureDecoder {
         if !matches!(command.get(READ_ECHO.len()), Some(b'=' | b'\r')) {
             return; // AT+QHTTPREADFILE and the like: nothing to frame
         }
+        // An archive holds the module's own broken reads: a 717 trailer inside
+        // the announced length ends the body here, as it did on the wire.
+        self.tok.set_early_errors(true);
         if self.response_header {
             self.tok.sent(command, None, true);
         } else {
@@ -253,13 +256,24 @@ fn partial_mark(buf: &[u8]) -> usize {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Bytes `json.dumps` writes as they are: printable ASCII but `"` and `\\`.
+static PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        table[b] = b != b'"' as usize && b != b'\\' as usize;
+        b += 1;
+    }
+    table
+};
+
 /// Append `"text"` as Python's `json.dumps` writes it (ensure_ascii): the
 /// bytes decoded as UTF-8 with invalid sequences replaced by U+FFFD.
 pub fn write_json_str(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+        if PLAIN[usize::from(b)] {
             continue;
         }
         out.extend_from_slice(&bytes[start..i]);
@@ -344,11 +358,22 @@ fn write_int(out: &mut Vec<u8>, n: impl std::fmt::Display) {
     let _ = write!(out, "{n}");
 }
 
+/// The start of each kind's record, up to its first value (`text` for
+/// lines, prompts and connects; `length` for bodies and invalid bytes).
+const RECORD_HEAD: [&[u8]; Kind::ALL.len()] = [
+    b"{\"kind\": \"echo\", \"text\": ",
+    b"{\"kind\": \"line\", \"text\": ",
+    b"{\"kind\": \"urc\", \"text\": ",
+    b"{\"kind\": \"final\", \"text\": ",
+    b"{\"kind\": \"connect\", \"text\": ",
+    b"{\"kind\": \"prompt\", \"text\": ",
+    b"{\"kind\": \"body\"",
+    b"{\"kind\": \"invalid\"",
+];
+
 /// Append one event's JSON line (the Python reference's `json.dumps(record(e))`).
 pub fn write_record(out: &mut Vec<u8>, event: &Event<'_>, brief: bool) {
-    out.extend_from_slice(b"{\"kind\": \"");
-    out.extend_from_slice(event.kind.as_str().as_bytes());
-    out.push(b'"');
+    out.extend_from_slice(RECORD_HEAD[event.kind as usize]);
     if matches!(event.kind, Kind::Body | Kind::Invalid) {
         out.extend_from_slice(b", \"length\": ");
         write_int(out, event.data.len());
@@ -361,7 +386,6 @@ pub fn write_record(out: &mut Vec<u8>, event: &Event<'_>, brief: bool) {
             out.push(b'"');
         }
     } else {
-        out.extend_from_slice(b", \"text\": ");
         write_json_str(out, event.data);
         if let Some(name) = name_of(event.kind, event.data) {
             out.extend_from_slice(b", \"name\": ");
@@ -831,6 +855,14 @@ mod tests {
             json(b"a\xffb\xed\xa0\x80"),
             r#""a\ufffdb\ufffd\ufffd\ufffd""#
         );
+    }
+
+    #[test]
+    fn record_heads_follow_the_kind_order() {
+        for kind in Kind::ALL {
+            let head = std::str::from_utf8(RECORD_HEAD[kind as usize]).unwrap();
+            assert!(head.starts_with(&format!("{{\"kind\": \"{}\"", kind.as_str())));
+        }
     }
 
     #[test]

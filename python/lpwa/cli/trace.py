@@ -16,11 +16,35 @@ would have declared them, so a ``AT+QHTTPREAD`` body is framed by the
 ``Content-Length`` header after ``AT+QHTTPCFG="responseheader",1``, and by the
 trailer ``\\r\\nOK\\r\\n\\r\\n+QHTTPREAD: <err>\\r\\n`` only when neither is known.
 
+Logs are read too, their dialect detected from the first bytes or forced with
+``--format`` (``FORMATS``): ``raw`` captures, ``escaped`` (``[SEND][  3][AT\\r]``),
+``tagged`` (``TX: AT<cr>`` / ``RX: <cr><lf>OK<cr><lf>``), ``dots`` (CR and LF printed as
+``.``), ``hex`` dumps and plain ``text`` transcripts. In a log with directions the
+host's lines declare the commands as echoes do in a capture (so echo may be off).
+For ``dots`` and ``text`` the framing is reconstructed: stderr says so.
+
 The command runs in the Rust core (``rust/src/trace.rs``: reading, capture replay,
-JSON writing, counts). The Python classes below are the same decoder written in
-Python: ``run_reference`` is the oracle of the differential tests
+JSON writing, counts; ``rust/src/trace_file.rs``: a large file on two cores;
+``rust/src/dialect.rs``: the logs). The Python classes below are the same decoder
+written in Python: ``run_reference`` is the oracle of the differential tests
 (``tests/test_trace_differential.py``), whose output the Rust path matches byte for
 byte. Framing rules are the tokenizer's (``lpwa.tokenizer``).
+
+An archive larger than one machine: ``decode_stats`` / ``decode_events`` are plain
+picklable functions of one file (bytes or a path), ``merge_stats`` the reduce step.
+With ``dask.bag`` (tested in ``tests/test_trace_dask.py``)::
+
+    import dask.bag as db
+    from lpwa.cli.trace import decode_stats, merge_stats
+    total = db.from_sequence(paths, npartitions=64).map(decode_stats).fold(merge_stats).compute()
+
+The same two functions map onto Spark (``sc.parallelize(paths).map(decode_stats)
+.reduce(merge_stats)``, or ``binaryFiles(...).map(lambda kv: decode_stats(kv[1]))``
+for files the workers cannot open by path) and Ray
+(``ray.data.from_items(paths).map(lambda r: decode_stats(r["item"]))`` then
+``functools.reduce(merge_stats, ...)``). One file is one task: a capture is a
+single stream, so the unit of parallelism is the file, and within a large file the
+two-core block decoding of ``lpwa trace``.
 """
 
 from __future__ import annotations
@@ -83,6 +107,9 @@ class CaptureDecoder:
 
     def __init__(self, tokenizer: Tokenizer | None = None) -> None:
         self.tokenizer = tokenizer or Tokenizer()
+        # An archive holds the module's own broken reads: a 717 trailer inside
+        # the announced length ends the body, as it did on the wire.
+        self.tokenizer.early_errors = True
         self._held = b""
         self._content_length: int | None = None
         self._response_header = False
