@@ -131,6 +131,12 @@ class Tokenizer:
         """Deliver body bytes as they arrive, one ``body`` event per feed call."""
     @stream_bodies.setter
     def stream_bodies(self, value: bool) -> None: ...
+    @property
+    def early_errors(self) -> bool:
+        """An error trailer inside a known QHTTPREAD length ends the body: for
+        archived captures. Off by default: a server can put one in its body."""
+    @early_errors.setter
+    def early_errors(self, value: bool) -> None: ...
 
 @final
 class Trace:

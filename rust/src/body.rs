@@ -62,6 +62,8 @@ pub struct Body {
     base: u64,
     /// Trailer candidates (`\r\n+` occurrences) before this were rejected.
     scan: u64,
+    /// Error trailers end a length-framed body early (archived captures).
+    pub early_errors: bool,
 }
 
 /// Longest trailer after its `\r\n+`: `QHTTPREAD: ` / `CME ERROR: ` / `QFDWL: `
@@ -189,6 +191,7 @@ impl Body {
             buf: Vec::new(),
             base: 0,
             scan: 0,
+            early_errors: false,
         };
         body.set_total(total, stream, max_body);
         body
@@ -371,7 +374,11 @@ impl Body {
                     match (&self.framing, line.starts_with(b"+CME")) {
                         // Within a known length every byte is body: a server
                         // can put `+CME ERROR: 717` in its body (issue 10).
-                        (_, true) if self.total.is_some_and(|t| q_abs < t) => self.scan = q_abs + 1,
+                        (_, true)
+                            if !self.early_errors && self.total.is_some_and(|t| q_abs < t) =>
+                        {
+                            self.scan = q_abs + 1
+                        }
                         // Else an error trailer ends the body where it appears.
                         (_, true) => return Some((q_abs, end_abs, End::Cme(line.to_vec(), value))),
                         (Framing::Qfdwl, false) => {
@@ -379,9 +386,10 @@ impl Body {
                         }
                         (_, false) => {
                             let at = q_abs - 6;
-                            // By length, any OK trailer before the end is
-                            // body content, whatever its err.
-                            if self.total.map_or(true, |t| at >= t) {
+                            // By length, an OK trailer before the end is body
+                            // content (with early errors: unless err != 0).
+                            let early = self.early_errors && value != 0;
+                            if early || self.total.map_or(true, |t| at >= t) {
                                 return Some((at, end_abs, End::HttpRead(value)));
                             }
                             self.scan = q_abs + 1;

@@ -339,6 +339,18 @@ impl PyTokenizer {
         self.inner.set_stream_bodies(stream);
     }
 
+    /// An error trailer inside a known body length ends the body (archived
+    /// captures); off by default, since a server can put one in its body.
+    #[getter]
+    fn early_errors(&self) -> bool {
+        self.inner.early_errors()
+    }
+
+    #[setter]
+    fn set_early_errors(&mut self, early: bool) {
+        self.inner.set_early_errors(early);
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "Tokenizer(in_flight={:?}, buffered={})",

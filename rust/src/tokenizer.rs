@@ -70,6 +70,9 @@ pub struct Tokenizer {
     /// The echo of the last `sent()` command, until it comes back.
     echo: Option<Vec<u8>>,
     in_flight: Option<Command>,
+    /// An error trailer inside a known body length ends the body (see
+    /// [`Tokenizer::set_early_errors`]).
+    early_errors: bool,
 }
 
 impl Default for Tokenizer {
@@ -93,6 +96,7 @@ impl Tokenizer {
             skip_lf: false,
             echo: None,
             in_flight: None,
+            early_errors: false,
         }
     }
 
@@ -108,6 +112,18 @@ impl Tokenizer {
 
     pub fn set_stream_bodies(&mut self, stream: bool) {
         self.config.stream_bodies = stream;
+    }
+
+    /// Off (the default, for a live channel): within a known QHTTPREAD length
+    /// every byte is body, since a server can send `\r\n+CME ERROR: 717\r\n`.
+    /// On (for archived captures, where the module's own broken reads must
+    /// decode as such): an error trailer ends the body where it appears.
+    pub fn set_early_errors(&mut self, early: bool) {
+        self.early_errors = early;
+    }
+
+    pub fn early_errors(&self) -> bool {
+        self.early_errors
     }
 
     /// Declare the command line just written (design §3 `sent`): the echo to
@@ -312,8 +328,9 @@ impl Tokenizer {
             } = self.config;
             match self.in_flight.as_ref() {
                 Some(c) if c.phase == Phase::HttpRead => {
-                    let body =
+                    let mut body =
                         Body::http_read(c.body_length, c.response_header, stream_bodies, max_body);
+                    body.early_errors = self.early_errors;
                     self.mode = Mode::Body(body);
                 }
                 Some(c) if c.phase == Phase::Qfdwl => self.mode = Mode::Body(Body::qfdwl()),

@@ -541,6 +541,26 @@ fn error_trailer_within_the_announced_length_is_body() {
 }
 
 #[test]
+fn with_early_errors_an_error_trailer_ends_a_length_framed_body() {
+    // Archived captures: the module's own broken reads decode as such.
+    let mut tok = Tokenizer::default();
+    tok.set_early_errors(true);
+    tok.sent(b"AT+QHTTPREAD=80\r", Some(1000), false);
+    let events = tok.feed(&qhttpread_wire(b"partial", "717"));
+    assert_eq!(events[2..], [body(b"partial", Some(717)), ok()]);
+    tok.sent(b"AT+QHTTPREAD=80\r", Some(1000), false);
+    let events = tok.feed(b"\r\nCONNECT\r\npart\r\n+CME ERROR: 717\r\n");
+    assert_eq!(
+        events,
+        [
+            connect(),
+            body(b"part", Some(717)),
+            coded(Kind::Final, b"+CME ERROR: 717", 717)
+        ]
+    );
+}
+
+#[test]
 fn broken_read_717_trailer_ends_a_body_of_unknown_length() {
     let wire = qhttpread_wire(b"partial", "717");
     let events = run(&[Sent(b"AT+QHTTPREAD=80\r", None, false), Read(&wire)]);
