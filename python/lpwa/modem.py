@@ -21,7 +21,7 @@ import serial
 from lpwa.at import ATChannel, Reply
 from lpwa.at.fields import quote
 from lpwa.at.procedure_lock import Lease, ProcedureLock
-from lpwa.errors import ATTimeout, LpwaError, ModuleRebooted
+from lpwa.errors import ATTimeout, ModuleRebooted
 from lpwa.files import Files
 from lpwa.network import Network
 from lpwa.quirks import Quirks, profile_for
@@ -33,9 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lpwa.modem")
 
-# How often and how long to knock with "AT" before giving up on a module.
-SYNC_ATTEMPTS = 3
-SYNC_TIMEOUT = 1.0
 # A reboot takes the module some seconds before RDY (AT+CFUN=1,1).
 REBOOT_TIMEOUT = 30.0
 
@@ -48,9 +45,19 @@ class Modem:
     ('BG96', 'BG96MAR02A07M1G_01.016.01.016')
     """
 
-    def __init__(self, channel: ATChannel, *, urc_port: str | None = None) -> None:
+    def __init__(
+        self,
+        channel: ATChannel,
+        *,
+        urc_port: str | None = None,
+        workaround_719: bool | None = None,
+    ) -> None:
         self.channel = channel
         self.urc_port = urc_port
+        self.workaround_719 = workaround_719
+        """The caller's choice for the 719 padding (see :func:`lpwa.quirks.profile_for`):
+        None follows the quirk table, True forces it, False disables it; it holds
+        across re-init after a reboot."""
         self.manufacturer = ""
         self.model = ""
         self.revision = ""
@@ -72,12 +79,17 @@ class Modem:
         baudrate: int = 115200,
         *,
         urc_port: str | None = None,
+        workaround_719: bool | None = None,
         **serial_options: Any,
     ) -> Modem:
-        """Open ``port`` (pyserial URL, device or pty path) and set the module up."""
+        """Open ``port`` (pyserial URL, device or pty path) and set the module up.
+
+        ``workaround_719`` forces (True) or disables (False) the error-719 padding
+        of HTTPS POSTs whatever the quirk table says about this build.
+        """
         channel = ATChannel.open(port, baudrate, **serial_options)
         try:
-            return cls(channel, urc_port=urc_port)
+            return cls(channel, urc_port=urc_port, workaround_719=workaround_719)
         except BaseException:
             channel.close()
             raise
@@ -104,14 +116,12 @@ class Modem:
             hook()
 
     def _sync(self) -> None:
-        last: LpwaError | None = None
-        for _ in range(SYNC_ATTEMPTS):
-            try:
-                self.channel.command("AT", timeout=SYNC_TIMEOUT)
-                return
-            except (ATTimeout, ModuleRebooted) as exc:
-                last = exc
-        raise ATTimeout("AT", SYNC_TIMEOUT * SYNC_ATTEMPTS, f"module does not answer ({last})")
+        # The module may still be answering a previous program, or be in data
+        # mode after one was killed mid-body: prove where the stream stands.
+        try:
+            self.channel.resync()
+        except ATTimeout as exc:
+            raise ATTimeout("AT", exc.timeout, f"module does not answer ({exc})") from None
 
     def _read_identity(self) -> None:
         lines = self.channel.command("ATI").lines
@@ -123,7 +133,7 @@ class Modem:
                 self.revision = line.split(":", 1)[1].strip()
         qgmr = self.channel.command("AT+QGMR").lines
         self.firmware = qgmr[0].strip() if qgmr else self.revision
-        self.quirks = profile_for(self.firmware)
+        self.quirks = profile_for(self.firmware, workaround_719=self.workaround_719)
         log.info("%s: %s %s", self.channel.name, self.model, self.firmware)
 
     def on_reboot(self, hook: Callable[[], None]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from typing import Any, Union
 
 import serial
 
+from lpwa import redact
 from lpwa.at.fields import response_fields, split_fields
 from lpwa.at.transport import Transport
 from lpwa.errors import (
@@ -49,6 +51,26 @@ CTRL_Z = b"\x1a"
 # How much of a body's end to keep for recognising a reboot inside it.
 TAIL = 1024
 BOOT = b"\r\nRDY\r\n"
+
+# Resynchronisation (issue 10 item 1). A late answer can look like any answer,
+# a bare OK too, so the channel proves where the stream stands with a marker
+# only this host can produce: a command line carrying a random nonce, whose
+# echo (with echo on) comes back only once the module has read it, after every
+# earlier answer. AT+QFLST with a pattern no file has lists nothing and
+# changes nothing (FILE AT commands; the simulator's QFLST does the same).
+RESYNC_ATTEMPTS = 4
+# How long to wait for a marker's echo; a module answers AT+QFLST at once.
+MARKER_WAIT = 1.5
+# HTTP note 1.3: no input for 1 s before "+++", none for 1 s after.
+GUARD = 1.0
+# A body that stalls this long right after boot-URC-shaped bytes is probed:
+# a module that rebooted echoes the probe, a stalled server cannot (item 11).
+PROBE_AFTER = 2.0
+MAX_PROBES = 3
+
+
+def _marker() -> str:
+    return f'AT+QFLST="lpwa-sync-{secrets.token_hex(8)}"'
 
 
 @dataclass(frozen=True)
@@ -148,6 +170,7 @@ class CommandStream:
         self._options = options
         self.reply: Reply | None = None
         self.body_seen = False
+        self.body_done = False
         self.body_code: int | None = None
 
     def __iter__(self) -> Iterator[bytes]:
@@ -155,6 +178,8 @@ class CommandStream:
         opts = self._options
         raw = self.command.encode("ascii") + b"\r"
         with ch._cmd_lock:
+            if ch._desync is not None:
+                ch._resynchronise()
             pending = _Pending(self.command)
             with ch._state_lock:
                 if ch._failure is not None:
@@ -165,7 +190,9 @@ class CommandStream:
             deadline = None if timeout is None else start + timeout
             idle: float | None = opts["idle_timeout"]
             connected = False
+            finished = False
             tail = b""
+            probes: list[bytes] = []
             try:
                 with ch._tok_lock:
                     ch._tok.sent(
@@ -173,15 +200,27 @@ class CommandStream:
                         body_length=opts["body_length"],
                         response_header=opts["response_header"],
                     )
-                log.debug("%s >> %r", ch.name, raw)
-                if ch.on_trace is not None:
-                    ch.on_trace(">", "command", raw)
-                ch.transport.write(raw)
+                log.debug("%s >> %s", ch.name, redact.command(self.command))
+                ch._write(raw, "command")
                 lines: list[str] = []
                 connect_code: int | None = None
                 data: bytes | None = opts["data"]
                 while True:
-                    item = ch._next(pending, deadline, idle, start)
+                    probing = self.body_seen and BOOT in tail and len(probes) < MAX_PROBES
+                    quiet = PROBE_AFTER if probing else None
+                    item = ch._next(pending, deadline, idle, start, quiet)
+                    if item is None:
+                        # A body stalled right after boot-URC-shaped bytes: ask
+                        # the module itself whether it restarted (item 11). A
+                        # server can send RDY; it cannot echo our nonce.
+                        probe = _marker().encode("ascii") + b"\r"
+                        probes.append(probe)
+                        log.debug("%s: body stalled after RDY-shaped bytes; probing", ch.name)
+                        ch._write(probe, "command")
+                        # A module still in data mode may answer the probe after
+                        # the read: the next command resynchronises first.
+                        ch._desync = "a reboot probe during a body"
+                        continue
                     if isinstance(item, BaseException):
                         raise item
                     kind = item.kind
@@ -190,9 +229,14 @@ class CommandStream:
                     elif kind == "body":
                         self.body_seen = True
                         if not item.more:
+                            self.body_done = True
                             self.body_code = item.code
                         if item.data:
                             tail = (tail + item.data)[-TAIL:]
+                            for probe in probes:
+                                if probe in tail:
+                                    finished = True  # nothing late can come
+                                    raise ch._rebooted_in_body(self.command, tail, probe)
                             yield item.data
                     elif kind == "connect" or kind == "prompt":
                         connected = True
@@ -202,12 +246,11 @@ class CommandStream:
                             out = data + opts["data_terminator"]
                             data = None
                             if out:
-                                log.debug("%s >> %d data bytes", ch.name, len(out))
-                                if ch.on_trace is not None:
-                                    ch.on_trace(">", "data", out)
-                                ch.transport.write(out)
+                                log.debug("%s >> %s", ch.name, redact.data(self.command, out))
+                                ch._write(out, "data")
                     elif kind == "final":
                         text = item.data.decode("utf-8", "replace")
+                        finished = True
                         if text != "OK" and text != "SEND OK":
                             raise ch._final_error(self.command, text, item.code)
                         self.reply = Reply(
@@ -218,33 +261,33 @@ class CommandStream:
                             self.body_code,
                             connect_code,
                         )
+                        ch._note_echo(self.command)
                         return
                     # "echo": nothing to do; the tokenizer already used it.
-            except GeneratorExit:
-                # Abandoned early: read up to the final code so that the next
-                # command does not receive this one's tail.
-                self._drain(pending, deadline, idle, start)
-                raise
-            except ATTimeout as exc:
-                if connected and ch._resync(tail):
-                    raise ModuleRebooted(
-                        f"{ch.name}: the module rebooted during {self.command!r}"
-                    ) from exc
+            except ModuleRebooted:
+                finished = True
                 raise
             finally:
                 with ch._state_lock:
                     ch._pending = None
-
-    def _drain(
-        self, pending: _Pending, deadline: float | None, idle: float | None, start: float
-    ) -> None:
-        try:
-            while True:
-                item = self._channel._next(pending, deadline, idle, start)
-                if isinstance(item, BaseException) or item.kind == "final":
-                    return
-        except LpwaError as exc:
-            log.warning("%s: could not drain %r: %s", self._channel.name, self.command, exc)
+                    if not finished and ch._desync is None:
+                        # Timed out, rebooted, failed or abandoned mid-way (a
+                        # closed stream, Ctrl-C): a late answer may follow, so the
+                        # next command resynchronises first. No I/O here: this
+                        # may run in a finaliser.
+                        ch._desync = f"{self.command!r} did not finish"
+                        # (Even when the tokenizer saw the body end: without a
+                        # length, that end may be the server's forgery.)
+                        if self.body_seen or (connected and opts["data"] is None):
+                            # The rest of a body: dropped quietly until then,
+                            # never routed as URCs (issue 10 items 2, 10).
+                            ch._discarding = True
+                            # A body framed by length ends where the module's own
+                            # trailer must be: from there the stream is in step.
+                            ch._discard_ends_at_final = (
+                                opts["body_length"] is not None or connect_code is not None
+                            )
+                            log.debug("%s: %r abandoned mid-body", ch.name, self.command)
 
 
 class ATChannel:
@@ -273,6 +316,21 @@ class ATChannel:
         self._subscribers: list[_Subscriber] = []
         self._dispatch: queue.SimpleQueue[Urc | None] = queue.SimpleQueue()
         self._failure: BaseException | None = None
+        # Why the stream may be out of step (a command that did not finish);
+        # the next command resynchronises first (issue 10 item 1).
+        self._desync: str | None = None
+        # Dropping the rest of an abandoned body: never routed as events.
+        self._discarding = False
+        self._discard_ends_at_final = False
+        self._discarded = 0
+        # While resynchronising, every event goes here instead.
+        self._sync_events: queue.SimpleQueue[_Item] | None = None
+        self._sync_keep_urcs = True
+        # Whether the module echoes (ATE1 after power-up, design §2), and what
+        # the session last asked for (restored after a resync).
+        self._echo_on: bool | None = None
+        self._echo_wanted: bool | None = None
+        self._last_write = 0.0
         self.urcs: queue.Queue[Urc] = queue.Queue()
         """URCs that no waiter claimed, in arrival order (drain it, or it grows)."""
         self.reboots = 0
@@ -365,13 +423,22 @@ class ATChannel:
         )
 
     def _next(
-        self, pending: _Pending, deadline: float | None, idle: float | None, start: float
-    ) -> _Item:
+        self,
+        pending: _Pending,
+        deadline: float | None,
+        idle: float | None,
+        start: float,
+        quiet: float | None = None,
+    ) -> _Item | None:
+        """The next event for ``pending``; None once the module was silent for
+        ``quiet`` seconds (when given); ATTimeout past ``deadline`` or ``idle``."""
         while True:
             now = time.monotonic()
             wait = 0.5 if deadline is None else min(0.5, deadline - now)
             if idle is not None:
                 wait = min(wait, max(0.0, max(self.last_rx, start) + idle - now))
+            if quiet is not None:
+                wait = min(wait, max(0.0, max(self.last_rx, start) + quiet - now))
             try:
                 return pending.events.get(timeout=max(wait, 0.0))
             except queue.Empty:
@@ -381,6 +448,179 @@ class ATChannel:
                 raise ATTimeout(pending.command, deadline - start)
             if idle is not None and now - max(self.last_rx, start) >= idle:
                 raise ATTimeout(pending.command, idle, "module silent for the wait time")
+            if quiet is not None and now - max(self.last_rx, start) >= quiet:
+                return None
+
+    def _write(self, data: bytes, what: str) -> None:
+        if self.on_trace is not None:
+            self.on_trace(">", what, data)
+        self.transport.write(data)
+        self._last_write = time.monotonic()
+
+    def _note_echo(self, command: str) -> None:
+        """Track the echo setting from the commands that change it (ATE0/ATE1)."""
+        head = command.upper().replace(" ", "")
+        if head in ("ATE0", "ATE", "ATE1"):
+            self._echo_on = self._echo_wanted = head == "ATE1"
+
+    # -- resynchronisation ----------------------------------------------------------
+
+    def resync(self) -> None:
+        """Prove where the module's stream stands before the next command.
+
+        Used when a session starts (the module may be in data mode, or still
+        answering a previous program) and by every command after one that did
+        not finish. Raises ATTimeout when the module never echoes the marker.
+        """
+        with self._cmd_lock:
+            self._desync = self._desync or "a new session"
+            self._resynchronise()
+
+    def _resynchronise(self) -> None:
+        """With the command lock held: discard everything up to the echo of a
+        marker only this host can know, leaving data mode first if needed."""
+        reason = self._desync
+        escape = self._discarding
+        events: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        with self._state_lock:
+            if self._failure is not None:
+                raise TransportError(f"{self.name}: {self._failure}")
+            self._sync_events = events
+        dropped = 0
+        try:
+            for attempt in range(RESYNC_ATTEMPTS):
+                with self._state_lock:
+                    # Bytes after data mode may be the network's: then nothing
+                    # before the echo is routed, URC-shaped or not. In line mode
+                    # the module's URCs are its own and go on as usual.
+                    self._sync_keep_urcs = not escape
+                if escape:
+                    self._escape_data_mode()
+                    with self._tok_lock:
+                        self._tok.reset()
+                # With echo believed off, the first try after an abandoned body
+                # sends the marker alone: an echo then means the module lost its
+                # settings, i.e. it rebooted and its RDY went with the body.
+                detect = attempt == 0 and escape and self._echo_on is False
+                if not detect and not (attempt == 0 and self._echo_on):
+                    self._write(b"ATE1\r", "command")
+                    dropped += self._drain_events(events, 0.3)
+                marker = _marker()
+                raw = marker.encode("ascii") + b"\r"
+                with self._tok_lock:
+                    self._tok.sent(raw)
+                self._write(raw, "command")
+                found, n = self._await_echo(events, marker)
+                dropped += n
+                if found:
+                    if detect:
+                        log.info("%s: the module lost its settings: it rebooted", self.name)
+                        with self._state_lock:
+                            self._on_reboot(spare=None)
+                    self._echo_on = True
+                    break
+                # Alternate: a module in data mode needs "+++"; one in command
+                # mode reads it as a line, which "\r" then ends.
+                escape = not escape
+            else:
+                raise ATTimeout("resync", RESYNC_ATTEMPTS * MARKER_WAIT, "no echo of the marker")
+            self._discarding = False
+            self._desync = None
+            if self._echo_wanted is False:
+                # In step now: the next final is this command's own.
+                with self._tok_lock:
+                    self._tok.sent(b"ATE0\r")
+                self._write(b"ATE0\r", "command")
+                if self._await_final(events):
+                    self._echo_on = False
+                else:
+                    self._desync = "ATE0 unanswered"
+        finally:
+            with self._state_lock:
+                self._sync_events = None
+        if dropped or self._discarded:
+            log.debug(
+                "%s: resynchronised after %s; dropped %d events and %d body bytes",
+                self.name,
+                reason,
+                dropped,
+                self._discarded,
+            )
+        self._discarded = 0
+
+    def _await_final(self, events: queue.SimpleQueue[_Item]) -> bool:
+        end = time.monotonic() + MARKER_WAIT
+        while True:
+            try:
+                item = events.get(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                return False
+            if isinstance(item, TransportError):
+                raise item
+            if isinstance(item, Event) and item.kind == "final":
+                return True
+
+    def _await_echo(self, events: queue.SimpleQueue[_Item], marker: str) -> tuple[bool, int]:
+        """Wait for the marker's echo, then its final code; (found, events dropped)."""
+        want = marker.encode("ascii")
+        dropped = 0
+        end = time.monotonic() + MARKER_WAIT
+        echoed = False
+        while True:
+            try:
+                item = events.get(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                return echoed, dropped
+            if isinstance(item, BaseException):
+                if isinstance(item, TransportError):
+                    raise item
+                continue
+            if not echoed:
+                if item.kind == "echo" and item.data == want:
+                    echoed = True
+                    end = time.monotonic() + MARKER_WAIT
+                else:
+                    dropped += 1
+            elif item.kind == "final":
+                return True, dropped
+
+    def _drain_events(self, events: queue.SimpleQueue[_Item], seconds: float) -> int:
+        end = time.monotonic() + seconds
+        n = 0
+        while True:
+            try:
+                item = events.get(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                return n
+            if isinstance(item, TransportError):
+                raise item
+            n += 1
+
+    def _escape_data_mode(self) -> None:
+        """``+++`` as HTTP note 1.3 asks (no input for 1 s before and after),
+        then ``\r`` to end it as a line should the module be in command mode."""
+        # A little over each guard time: the module measures them too.
+        quiet = self._last_write + GUARD * 1.2 - time.monotonic()
+        if quiet > 0:
+            time.sleep(quiet)
+        self._write(b"+++", "command")
+        time.sleep(GUARD * 1.2)
+        self._write(b"\r", "command")
+
+    def _rebooted_in_body(self, command: str, tail: bytes, probe: bytes) -> ModuleRebooted:
+        """The probe's echo came back inside a body: the module restarted. The
+        bytes from its last RDY before the echo are its boot URCs: route them."""
+        at = tail.rfind(probe)
+        boot = tail[:at]
+        rdy = boot.rfind(BOOT)
+        with self._tok_lock:
+            self._tok.reset()
+            events = self._tok.feed(boot[rdy:]) if rdy >= 0 else []
+        for event in events:
+            self._route(event)
+        # The probe's own answer is still to come: the next command resyncs.
+        self._desync = "a reboot found by a probe"
+        return ModuleRebooted(f"{self.name}: the module rebooted during {command!r}")
 
     @staticmethod
     def _final_error(command: str, text: str, code: int | None) -> LpwaError:
@@ -393,22 +633,6 @@ class ATChannel:
     def write_raw(self, data: bytes) -> None:
         """Write bytes outside any command (e.g. ``+++`` to leave data mode)."""
         self.transport.write(data)
-
-    def _resync(self, tail: bytes) -> bool:
-        """A data phase went silent: back to line mode, and look for a reboot.
-
-        The module's boot URCs during a body are framed as body bytes (a body may
-        contain anything); once the body stalls, a ``RDY`` line in its tail means
-        the module restarted. The tail from there is fed again as URCs, so none
-        is lost. Returns whether a reboot was found.
-        """
-        at = tail.rfind(BOOT)
-        with self._tok_lock:
-            self._tok.reset()
-            events = self._tok.feed(tail[at:]) if at >= 0 else []
-        for event in events:
-            self._route(event)
-        return at >= 0
 
     def on_dispatcher_thread(self) -> bool:
         """Whether the caller is this channel's URC callback thread (it must never
@@ -507,16 +731,41 @@ class ATChannel:
 
     def _route(self, event: Event) -> None:
         kind = event.kind
+        with self._state_lock:
+            sync = self._sync_events
+            pending = self._pending
+            discarding = self._discarding
+        if sync is not None:
+            if self._sync_keep_urcs and (kind == "urc" or kind == "invalid"):
+                self._on_urc(event)
+            else:
+                sync.put(event)
+            return
+        if discarding:
+            # The rest of an abandoned body: network bytes, never events.
+            self._discarded += len(event.data)
+            if kind == "final" and self._discard_ends_at_final:
+                # The module's own trailer where the length put it: in step.
+                self._discarding = False
+                self._desync = None
+                log.debug("%s: dropped %d bytes of an abandoned body", self.name, self._discarded)
+                self._discarded = 0
+            return
         if kind == "urc" or kind == "invalid":
             self._on_urc(event)
             return
-        with self._state_lock:
-            pending = self._pending
         if pending is not None:
             pending.events.put(event)
         elif kind != "echo":
-            # A late answer to a command that already timed out: say so, loudly.
-            log.warning("%s: %s with no command in flight: %r", self.name, kind, event.data)
+            # A late answer to a command that did not finish: the next command
+            # resynchronises, so it can never be taken for that one's answer.
+            self._desync = self._desync or "a late answer"
+            log.debug(
+                "%s: %s with no command in flight: %s",
+                self.name,
+                kind,
+                redact.response("", event.data.decode("utf-8", "replace")),
+            )
 
     def _on_urc(self, event: Event) -> None:
         text = event.data.decode("utf-8", "replace")
@@ -551,8 +800,9 @@ class ATChannel:
         Every waiter learns it, but ``spare``, the one that waits for RDY itself.
         """
         self.reboots += 1
-        with self._tok_lock:
-            self._tok.reset()
+        # The tokenizer itself dropped the command in flight at RDY and keeps
+        # the bytes after it (item 4). The module's settings are the defaults.
+        self._echo_on = True
         rebooted = ModuleRebooted(f"{self.name}: the module rebooted (RDY)")
         if self._pending is not None:
             self._pending.events.put(rebooted)
@@ -566,6 +816,8 @@ class ATChannel:
                 self._failure = exc
             if self._pending is not None:
                 self._pending.events.put(exc)
+            if self._sync_events is not None:
+                self._sync_events.put(exc)
             for waiter in self._waiters:
                 waiter._deliver(exc)
         self._dispatch.put(None)
