@@ -419,3 +419,12 @@ def test_random_garbage_never_raises_and_any_split_agrees(
     got = feed_all(split, [wire[a:b] for a, b in zip([0, *points], [*points, len(wire)])])
     assert got == expected
     assert (split.in_flight, split.buffered) == (whole.in_flight, whole.buffered)
+
+
+def test_absurd_lengths_with_a_huge_max_body_are_invalid_not_an_abort() -> None:
+    # Issue 10 item 12: before, this aborted the interpreter (SIGABRT).
+    tok = Tokenizer(max_body=2**40)
+    events = tok.feed(b"\r\n+QCOAPRECV: 0,1,2.05,0,,0,1000000000000\r\n")
+    assert [e.kind for e in events] == ["invalid"]
+    tok.sent(b"AT+QHTTPREAD=80\r", body_length=10**12)
+    assert [e.kind for e in tok.feed(b"\r\nCONNECT\r\nabc")] == ["connect"]
