@@ -28,7 +28,7 @@ pub const READ_SIZE: usize = 1 << 18;
 /// echo with what the host knew when it wrote it: the `<content_length>` of
 /// the `+QHTTPGET`/`+QHTTPPOST` URC before it, or response headers on after
 /// `AT+QHTTPCFG="responseheader",1`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CaptureDecoder {
     tok: Tokenizer,
     held: Vec<u8>,
@@ -43,11 +43,24 @@ struct Learned {
     response_header: bool,
 }
 
+impl Default for CaptureDecoder {
+    fn default() -> Self {
+        CaptureDecoder::new(Tokenizer::default())
+    }
+}
+
 impl CaptureDecoder {
-    pub fn new(tok: Tokenizer) -> CaptureDecoder {
+    /// A decoder around `tok`, which it switches to early errors: an archive
+    /// holds the module's own broken reads, so a 717 trailer inside the
+    /// announced length ends the body there, as it did on the wire. (Set from
+    /// the start, so that every idle state equals a fresh decoder's.)
+    pub fn new(mut tok: Tokenizer) -> CaptureDecoder {
+        tok.set_early_errors(true);
         CaptureDecoder {
             tok,
-            ..CaptureDecoder::default()
+            held: Vec::new(),
+            content_length: None,
+            response_header: false,
         }
     }
 
@@ -143,9 +156,6 @@ impl CaptureDecoder {
         if !matches!(command.get(READ_ECHO.len()), Some(b'=' | b'\r')) {
             return; // AT+QHTTPREADFILE and the like: nothing to frame
         }
-        // An archive holds the module's own broken reads: a 717 trailer inside
-        // the announced length ends the body here, as it did on the wire.
-        self.tok.set_early_errors(true);
         if self.response_header {
             self.tok.sent(command, None, true);
         } else {
