@@ -38,6 +38,8 @@ class Body:
     stall_at: int | None = None
     stall: float = 0.0
     reboot_at: int | None = None
+    end_at: int | None = None
+    """The read breaks there: ``+QHTTPREAD: 717`` and back to command mode."""
 
 
 class FakeModule:
@@ -173,6 +175,9 @@ class FakeModule:
         data = body.data
         for i in range(0, len(data), 256):
             piece = data[i : i + 256]
+            if body.end_at is not None and i + len(piece) > body.end_at:
+                self.send(piece[: body.end_at - i] + b"\r\nOK\r\n\r\n+QHTTPREAD: 717\r\n")
+                return
             if body.reboot_at is not None and i + len(piece) > body.reboot_at:
                 self.send(piece[: body.reboot_at - i])
                 self.reboot(b"\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n")

@@ -184,3 +184,30 @@ def test_any_interleaving_gives_each_command_its_own_answer(
         ch.command("AT")  # the last late answer, if any, is resynchronised away
         got = [u.text for u in drain(ch.urcs)]
         assert got == sent_urcs
+
+
+def test_a_read_that_breaks_inside_its_length_raises_the_modules_error() -> None:
+    # Within a known length the 717 trailer is body (a server could send it); the
+    # stall after it is probed, and only the module can echo the probe.
+    body = bytes(range(256)) * 64
+    with fake_channel() as (ch, fake):
+        ch.command("ATE0")
+        fake.bodies["AT+QHTTPREAD"] = Body(body, end_at=3000)
+        with pytest.raises(errors.HTTPSocketReadError):
+            ch.command("AT+QHTTPREAD=60", timeout=None, idle_timeout=60, body_length=len(body))
+        assert ch.reboots == 0
+        fake.answers["AT+CGSN"] = lambda _: IMEI
+        assert ch.command("AT+CGSN").lines == ("867698040000001",)
+        assert fake.echo is False
+
+
+def test_a_body_that_forges_a_717_trailer_and_stalls_is_returned_whole() -> None:
+    body = b"a" * 1000 + b"\r\nOK\r\n\r\n+QHTTPREAD: 717\r\n" + b"b" * 1000
+    with fake_channel() as (ch, fake):
+        ch.command("ATE0")
+        fake.bodies["AT+QHTTPREAD"] = Body(body, stall_at=1030, stall=4.5)
+        reply = ch.command("AT+QHTTPREAD=60", timeout=None, idle_timeout=60, body_length=len(body))
+        assert reply.body == body
+        fake.answers["AT+CGSN"] = lambda _: IMEI
+        assert ch.command("AT+CGSN").lines == ("867698040000001",)
+        assert drain(ch.urcs) == []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import secrets
 import threading
 import time
@@ -63,14 +64,57 @@ RESYNC_ATTEMPTS = 4
 MARKER_WAIT = 1.5
 # HTTP note 1.3: no input for 1 s before "+++", none for 1 s after.
 GUARD = 1.0
-# A body that stalls this long right after boot-URC-shaped bytes is probed:
-# a module that rebooted echoes the probe, a stalled server cannot (item 11).
+# A body that stalls this long right after bytes shaped like RDY or a trailer
+# is probed: a module that left data mode echoes the probe, a stalled server
+# cannot (items 2, 11).
 PROBE_AFTER = 2.0
-MAX_PROBES = 3
 
 
 def _marker() -> str:
     return f'AT+QFLST="lpwa-sync-{secrets.token_hex(8)}"'
+
+
+# Where a body's bytes look like the module's own end of it: RDY, or a trailer.
+_SUSPECT = (BOOT, b"\r\n+QHTTPREAD: ", b"\r\n+CME ERROR: ")
+_TRAILER = re.compile(rb"\r\n\+(?:QHTTPREAD|CME ERROR): (\d{1,6})\r\n")
+
+
+class _BodyProbe:
+    """Asks the module of a stalled body whether it left data mode (items 2, 11).
+
+    First a nonce marker alone: echoed with the session's echo off, the module
+    lost its settings, so it rebooted. Then ``ATE1`` and a second marker: echoed,
+    the module is in command mode, so the read ended early. Neither: the module
+    is still in data mode, its server merely slow; then the body goes on.
+    """
+
+    def __init__(self) -> None:
+        self.markers: list[bytes] = []
+        self.stage = 0
+
+    def quiet(self, tail: bytes) -> float | None:
+        if self.stage >= 3 or not any(s in tail for s in _SUSPECT):
+            return None
+        return PROBE_AFTER if self.stage == 0 else MARKER_WAIT
+
+    def next_write(self) -> bytes:
+        self.stage += 1
+        if self.stage == 1:
+            self.markers.append(_marker().encode("ascii") + b"\r")
+            return self.markers[0]
+        if self.stage == 2:
+            self.markers.append(_marker().encode("ascii") + b"\r")
+            return b"ATE1\r" + self.markers[1]
+        return b""
+
+    def verdict(self, tail: bytes, *, echo_was_off: bool) -> str | None:
+        if not self.markers:
+            return None
+        if self.markers[0] in tail:
+            return "rebooted" if echo_was_off or BOOT in tail else "ended"
+        if len(self.markers) > 1 and self.markers[1] in tail:
+            return "ended"
+        return None
 
 
 @dataclass(frozen=True)
@@ -192,7 +236,8 @@ class CommandStream:
             connected = False
             finished = False
             tail = b""
-            probes: list[bytes] = []
+            probe = _BodyProbe()
+            since = start
             try:
                 with ch._tok_lock:
                     ch._tok.sent(
@@ -206,20 +251,20 @@ class CommandStream:
                 connect_code: int | None = None
                 data: bytes | None = opts["data"]
                 while True:
-                    probing = self.body_seen and BOOT in tail and len(probes) < MAX_PROBES
-                    quiet = PROBE_AFTER if probing else None
-                    item = ch._next(pending, deadline, idle, start, quiet)
+                    quiet = probe.quiet(tail) if self.body_seen else None
+                    item = ch._next(pending, deadline, idle, since, quiet)
                     if item is None:
-                        # A body stalled right after boot-URC-shaped bytes: ask
-                        # the module itself whether it restarted (item 11). A
-                        # server can send RDY; it cannot echo our nonce.
-                        probe = _marker().encode("ascii") + b"\r"
-                        probes.append(probe)
-                        log.debug("%s: body stalled after RDY-shaped bytes; probing", ch.name)
-                        ch._write(probe, "command")
-                        # A module still in data mode may answer the probe after
-                        # the read: the next command resynchronises first.
-                        ch._desync = "a reboot probe during a body"
+                        # A body stalled right after bytes shaped like RDY or a
+                        # trailer: ask the module itself where it stands. A
+                        # server can send those bytes; it cannot echo our nonce.
+                        out = probe.next_write()
+                        if out:
+                            log.debug("%s: body stalled after %r; probing", ch.name, tail[-40:])
+                            ch._write(out, "command")
+                            since = time.monotonic()
+                            # A module still in data mode may answer the probe
+                            # after the read: the next command resyncs first.
+                            ch._desync = "a probe during a body"
                         continue
                     if isinstance(item, BaseException):
                         raise item
@@ -233,10 +278,10 @@ class CommandStream:
                             self.body_code = item.code
                         if item.data:
                             tail = (tail + item.data)[-TAIL:]
-                            for probe in probes:
-                                if probe in tail:
-                                    finished = True  # nothing late can come
-                                    raise ch._rebooted_in_body(self.command, tail, probe)
+                            verdict = probe.verdict(tail, echo_was_off=ch._echo_on is False)
+                            if verdict is not None:
+                                finished = True  # the module is in command mode
+                                raise ch._probe_answered(self.command, tail, probe, verdict)
                             yield item.data
                     elif kind == "connect" or kind == "prompt":
                         connected = True
@@ -607,20 +652,37 @@ class ATChannel:
         time.sleep(GUARD * 1.2)
         self._write(b"\r", "command")
 
-    def _rebooted_in_body(self, command: str, tail: bytes, probe: bytes) -> ModuleRebooted:
-        """The probe's echo came back inside a body: the module restarted. The
-        bytes from its last RDY before the echo are its boot URCs: route them."""
-        at = tail.rfind(probe)
-        boot = tail[:at]
-        rdy = boot.rfind(BOOT)
+    def _probe_answered(
+        self, command: str, tail: bytes, probe: _BodyProbe, verdict: str
+    ) -> LpwaError:
+        """A probe's echo came back inside a body: the module is in command mode.
+
+        ``"rebooted"``: the first marker was echoed with the session's echo off,
+        so the module lost its settings. The bytes from its last RDY before the
+        echo are its boot URCs: route them. ``"ended"``: the read ended short of
+        its length; the last trailer before the echo is the module's own (no
+        network byte can follow it), and gives the error.
+        """
+        marker = probe.markers[0] if verdict == "rebooted" else probe.markers[1]
+        before = tail[: tail.rfind(marker)]
         with self._tok_lock:
             self._tok.reset()
-            events = self._tok.feed(boot[rdy:]) if rdy >= 0 else []
-        for event in events:
-            self._route(event)
-        # The probe's own answer is still to come: the next command resyncs.
-        self._desync = "a reboot found by a probe"
-        return ModuleRebooted(f"{self.name}: the module rebooted during {command!r}")
+        # The probe's own answers are still to come: the next command resyncs.
+        self._desync = "a probe answered during a body"
+        self._echo_on = True
+        if verdict == "rebooted":
+            rdy = before.rfind(BOOT)
+            with self._tok_lock:
+                events = self._tok.feed(before[rdy:]) if rdy >= 0 else []
+                self._tok.reset()
+            for event in events:
+                self._route(event)
+            return ModuleRebooted(f"{self.name}: the module rebooted during {command!r}")
+        found = list(_TRAILER.finditer(before))
+        code = int(found[-1].group(1)) if found else 0
+        if code:
+            return self._final_error(command, f"+CME ERROR: {code}", code)
+        return ProtocolError(f"{command!r}: the module ended the read before its announced length")
 
     @staticmethod
     def _final_error(command: str, text: str, code: int | None) -> LpwaError:
