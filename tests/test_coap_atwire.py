@@ -80,37 +80,41 @@ def test_recv_urc_with_an_unknown_code_still_parses() -> None:
 @pytest.mark.parametrize(
     ("line", "payload", "why"),
     [
-        ("+QCOAPRECV: 0,1,2.05,0,,2,11:61,0", b"", "2 options announced, 1 printed"),
-        ("+QCOAPRECV: 0,1,2.05,2,AB,0,0", b"", "TKL 2 but a 1-byte token"),
+        ("+QCOAPRECV: 0,1,2.05,2,AB,0,0", b"", "TKL 2 but token 'AB'"),
         ("+QCOAPRECV: 0,1,2.05,0,,0,3", b"ab", "length 3 but 2 payload bytes"),
-        ("+QCOAPRECV: 0,1,2.05,0,,1,11,0", b"", "is not <number>:<hex>"),
-        ("+QCOAPRECV: 0,1,2.05,0,,1,11:6G,0", b"", "bad"),
-        ("+QCOAPRECV: 0,1,2.05,1,XY,0,0", b"", "bad"),
-        ("+QCOAPRECV: 0,1,2.05", b"", "bad"),
-        ("+QCOAPRECV: 0,1,205,0,,0,0", b"", "bad CoAP code"),
+        ("+QCOAPRECV: 0,1,2.05,1,XY,0,0", b"", "TKL 1 but token 'XY'"),
+        ("+QCOAPRECV: 0,1,2.05", b"", "3 fields, at least 6"),
+        ("+QCOAPRECV: 0,1,256,0,,0,0", b"", "CoAP code must be 0-255"),
         ("+QCOAPRECV: 0,1,8.00,0,,0,0", b"", "bad CoAP code"),
         ("+QCOAPRECV: 0,1,4.32,0,,0,0", b"", "bad CoAP code"),
-        ("+QCOAPRECV: 0,70000,2.05,0,,0,0", b"", "message ID"),
-        ("+QCOAPRECV: 0,1,2.05,9,000102030405060708,0,0", b"", "token"),
+        ("+QCOAPRECV: 0,1,\u00b2.05,0,,0,0", b"", "bad CoAP code"),
+        ("+QCOAPRECV: 0,70000,2.05,0,,0,0", b"", "msgID> must be 0-65535"),
+        ("+QCOAPRECV: 0,1,2.05,9,000102030405060708,0,0", b"", "TKL> must be 0-8"),
+        ("+QCOAPRECV: 6,1,2.05,0,,0,0", b"", "clientID> must be 0-5"),
+        ("+QCOAPRECV: 0,1,2.05,0,,0,-1", b"", "payload_length> must be"),
+        ("+QCOAPRECV: 0,\u0661,2.05,0,,0,0", b"", "msgID> must be a number"),
     ],
     ids=[
-        "count",
         "tkl",
         "length",
-        "no-colon",
-        "option-hex",
         "token-hex",
         "short",
-        "code-no-dot",
+        "code-256",
         "class-8",
         "detail-32",
+        "code-superscript",
         "mid",
         "token-9",
+        "client-6",
+        "length-negative",
+        "mid-arabic-digit",
     ],
 )
 def test_malformed_recv_urc_is_a_protocol_error(line: str, payload: bytes, why: str) -> None:
     with pytest.raises(ProtocolError, match=why):
         atwire.parse_recv_urc(recv_fields(line), payload)
+    with pytest.raises(ProtocolError, match=why):
+        atwire.parse_recv(line, payload)
 
 
 def test_code_prints_as_c_dd() -> None:

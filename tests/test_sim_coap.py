@@ -9,7 +9,6 @@ import pytest
 
 from lpwa.coap import Code, Message, Type
 from lpwa.coap.atwire import parse_recv_urc
-from lpwa.sim import checksum_hex
 from servers import UdpPeer, coap_bytes
 
 TOKEN = bytes.fromhex("D204D52E814B")
@@ -59,19 +58,7 @@ def test_example_5_1_without_dtls(make_sim, at):
         peer.close()
 
 
-def test_example_5_2_with_dtls_as_far_as_it_goes(sim, at):
-    client = at(sim)
-    step(client, b'AT+QCOAPCFG="pdpcid",0,1', b"\r\nOK\r\n")
-    step(client, b'AT+QCOAPCFG="trans",0,4,5', b"\r\nOK\r\n")
-    step(client, b'AT+QCOAPCFG="dtls",0,1,0', b"\r\nOK\r\n")
-    step(client, b'AT+QSSLCFG="dtls",0,1', b"\r\nOK\r\n")
-    step(client, b'AT+QSSLCFG="dtlsversion",0,1', b"\r\nOK\r\n")
-    psk = b"864508030012428&313233343446473839"
-    step(client, b'AT+QFUPL="UFS:0_server.psk",39', b"\r\nCONNECT\r\n")
-    client.send(psk)
-    client.expect(f"\r\n+QFUPL: 34,{checksum_hex(psk)}\r\n\r\nOK\r\n".encode(), timeout=5)
-    # DTLS is not built: the open fails with -9 (DTLS handshaking failure).
-    step(client, b'AT+QCOAPOPEN=0,"127.0.0.1",5684', b"\r\nOK\r\n\r\n+QCOAPOPEN: 0,-9\r\n")
+# Example 5.2 (DTLS) runs against libcoap in test_coap_dtls.py.
 
 
 @pytest.fixture

@@ -30,10 +30,14 @@ from lpwa.coap._typed import PathLike, build_options
 from lpwa.coap.codes import Code, Type
 from lpwa.coap.message import Message
 from lpwa.errors import (
+    CoAPBadOption,
+    CoAPIncomplete,
     CoAPTimeout,
     LpwaError,
     ModuleRebooted,
     ParameterError,
+    ParameterTypeError,
+    ProtocolError,
     TransportError,
     coap_result_error,
 )
@@ -55,6 +59,8 @@ ACK_RANDOM_FACTOR = 1.5
 NON_TIMEOUT = 30.0
 MARGIN = 5.0
 
+_SEND_FAILED = -11  # CoAP note chapter 4: "Data sending failure"
+
 OptionValue = Union[bytes, str, int]
 ANSWER_URCS = (atwire.RECV, atwire.ACK, atwire.ACK_AS_IN_EXAMPLES, atwire.IND)
 
@@ -69,6 +75,7 @@ class _Exchange:
     mid: int
     token: bytes | None
     confirmable: bool
+    ping: bool = False
     answers: queue.SimpleQueue[Urc | BaseException] = field(default_factory=queue.SimpleQueue)
 
 
@@ -81,8 +88,7 @@ class CoAP:
 
     def client(self, client_id: int = 0) -> CoAPClient:
         """The client with id ``client_id`` (0-5); the same object each time."""
-        if client_id not in atwire.CLIENT_IDS:
-            raise ParameterError(f"CoAP client id must be 0-5: {client_id}")
+        _integer("CoAP client id", client_id, 0, 5)
         if client_id not in self._clients:
             self._clients[client_id] = CoAPClient(self._modem, client_id)
         return self._clients[client_id]
@@ -123,16 +129,15 @@ class CoAPClient:
     ) -> None:
         """Set QCOAPCFG "pdpcid" (1-16), "trans" (ACK timeout 2-60 s, retries 4-8)
         and "dtls" (with an SSL context 0-5); every value is checked first."""
-        if pdpcid is not None and not 1 <= pdpcid <= 16:
-            raise ParameterError(f"pdpcid must be 1-16: {pdpcid}")
+        if pdpcid is not None:
+            _integer("pdpcid", pdpcid, 1, 16)
         timeout = self.ack_timeout if ack_timeout is None else ack_timeout
         count = self.retries if retries is None else retries
-        if timeout not in ACK_TIMEOUTS:
-            raise ParameterError(f"ack_timeout must be 2-60 s: {timeout}")
-        if count not in RETRIES:
-            raise ParameterError(f"retries must be 4-8: {count}")
-        if not 0 <= dtls_context <= 5:
-            raise ParameterError(f"dtls_context must be 0-5: {dtls_context}")
+        _integer("ack_timeout (s)", timeout, ACK_TIMEOUTS.start, ACK_TIMEOUTS.stop - 1)
+        _integer("retries", count, RETRIES.start, RETRIES.stop - 1)
+        _integer("dtls_context", dtls_context, 0, 5)
+        if dtls is not None and not isinstance(dtls, bool):
+            raise ParameterTypeError(f"dtls must be True or False, not {dtls!r}")
         cid = self.client_id
         if pdpcid is not None:
             self._modem.command(f'AT+QCOAPCFG="pdpcid",{cid},{pdpcid}')
@@ -142,23 +147,44 @@ class CoAPClient:
         if dtls is not None:
             self._modem.command(f'AT+QCOAPCFG="dtls",{cid},{int(dtls)},{dtls_context}')
 
-    def use_psk(self, identity: str, key: str, *, dtls_context: int = 0) -> None:
-        """DTLS with a pre-shared key: upload ``<ctx>_server.psk`` as ``identity&key``
-        (note 3.3.1 NOTE), enable DTLS 1.2 on the SSL context and on this client."""
-        if not identity or not key or "&" in identity:
+    def use_psk(self, identity: str, key: str | bytes, *, dtls_context: int = 0) -> None:
+        """DTLS with a pre-shared key: upload ``<ctx>_server.psk``, enable DTLS 1.2 on the
+        SSL context and on this client.
+
+        ``key`` is the secret itself, as libcoap's ``-k`` takes it (``str`` is UTF-8).
+        The file holds ``<identity>&<key in uppercase hex>`` (note 3.3.1 NOTE): the
+        note's example key ``313233343446473839`` is the hex of the ASCII text
+        ``12344FG89``, and hex is the only form in which any secret, binary or text,
+        survives an ``&``-separated text file. The key is never logged.
+        """
+        if not isinstance(identity, str):
+            raise ParameterTypeError(f"PSK identity must be str, not {type(identity).__name__}")
+        if not isinstance(key, (str, bytes)):
+            raise ParameterTypeError(f"PSK key must be str or bytes, not {type(key).__name__}")
+        secret = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+        if not identity or not secret or "&" in identity:
             raise ParameterError("PSK identity and key must be non-empty; no '&' in the identity")
-        self._modem.files.upload(f"{dtls_context}_server.psk", f"{identity}&{key}".encode())
+        if not all(" " <= ch <= "~" for ch in identity):
+            raise ParameterError("PSK identity must be printable ASCII")
+        _integer("dtls_context", dtls_context, 0, 5)
+        content = identity.encode("ascii") + b"&" + secret.hex().upper().encode("ascii")
+        self._modem.files.upload(f"{dtls_context}_server.psk", content)
         self._modem.ssl.configure(dtls_context, dtls=1, dtlsversion=1)
         self.configure(dtls=True, dtls_context=dtls_context)
 
     # -- session (note 3.3.2, 3.3.3) -------------------------------------------------
 
     def open(self, host: str, port: int = 5683, *, timeout: float = OPEN_TIMEOUT) -> CoAPClient:
-        """Connect to a CoAP server; waits for ``+QCOAPOPEN: <id>,<result>``."""
+        """Connect to a CoAP server; waits for ``+QCOAPOPEN: <id>,<result>``.
+
+        With DTLS (``use_psk``) the module runs the handshake before it answers:
+        ``CoAPDTLSHandshakeFailure`` (-9) for a wrong key or a silent peer."""
+        if not isinstance(host, str):
+            raise ParameterTypeError(f"CoAP server must be str, not {type(host).__name__}")
         if not host or len(host.encode()) > 255:
             raise ParameterError(f"CoAP server must be 1-255 bytes: {host!r}")
-        if not 1 <= port <= 65535:
-            raise ParameterError(f"port must be 1-65535: {port}")
+        _integer("port", port, 1, 65535)
+        _timeout(timeout)
         # An open client keeps its routing when the module refuses a second
         # QCOAPOPEN (-10, identifier occupied): only a subscription made here is undone.
         self._modem.ensure_session()
@@ -177,6 +203,7 @@ class CoAPClient:
         """Disconnect; waits for ``+QCOAPCLOSE: <id>,<result>``.
 
         After a module reboot there is nothing left to close: returns at once."""
+        _timeout(timeout)
         self._modem.ensure_session()  # runs _forget if the module rebooted
         if self._unsubscribe is None and self._rebooted:
             return
@@ -194,7 +221,7 @@ class CoAPClient:
         with self._modem.channel.expect_urc(mine) as waiter:
             self._modem.command(line)
             urc = waiter.wait(timeout)
-        result = int(urc.fields[1])
+        result = atwire.parse_session_result(urc_name, urc.fields).result
         if result != 0:
             raise coap_result_error(line, result)
 
@@ -221,30 +248,39 @@ class CoAPClient:
         accept: int | None = None,
         query: PathLike | None = None,
         timeout: float | None = None,
+        allow_partial: bool = False,
     ) -> Message:
         """Send a request and return the response Message.
 
         ``path`` becomes Uri-Path options, ``query`` Uri-Query; ``options`` adds
         raw ``(number, value)`` pairs (bytes, or str/int converted by the
         option's format). At most 8 options in all, each one of the note's
-        Table 2 and within its lengths; payload ≤ 1024 bytes. ``token`` None
+        Table 2 and within its lengths; payload ≤ 1024 bytes; ``code`` one of the
+        note's Table 3 (other than 0.00: see :meth:`ping`). ``token`` None
         makes a random 4-byte token here (so separate responses can be matched);
         ``b""`` sends none. ``mid`` None takes the client's next message ID
         (AT+QCOAPHEADER ``<msgID>``). Raises CoAPTimeout when no answer comes within the
         retransmission window, a CoAPResultError for a failed delivery.
+
+        A response that is only the first block of a larger resource (Block2
+        with M=1: the module cannot ask for the others, note Table 2) raises
+        ``CoAPIncomplete``, or with ``allow_partial=True`` comes back with
+        ``complete`` False. A response with a critical option lpwa does not
+        understand raises ``CoAPBadOption`` (RFC 7252 5.4.1).
         """
-        body = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
-        if len(body) > atwire.MAX_PAYLOAD:
-            raise ParameterError(
-                f"CoAP payload must be at most {atwire.MAX_PAYLOAD} bytes, not {len(body)}"
-            )
+        code_value = _code_value(code)
+        body = _payload(payload)
+        _flag("confirmable", confirmable)
+        _flag("allow_partial", allow_partial)
         raw = build_options(
-            uri_path=path or None,
-            uri_query=query,
-            content_format=content_format,
-            accept=accept,
+            uri_path=_path_like("path", path) or None,
+            uri_query=None if query is None else _path_like("query", query),
+            content_format=None
+            if content_format is None
+            else _integer("content_format", content_format, 0, 0xFFFF),
+            accept=None if accept is None else _integer("accept", accept, 0, 0xFFFF),
         )
-        raw += [(number, _option_bytes(number, value)) for number, value in options]
+        raw += [_option_bytes(option) for option in _option_list(options)]
         raw.sort(key=lambda opt: opt[0])
         if len(raw) > len(atwire.OPTION_INDEXES):
             raise ParameterError(f"the module takes at most 8 options, not {len(raw)}")
@@ -255,16 +291,46 @@ class CoAPClient:
         ]
         if token is None:
             token = os.urandom(4)
+        elif not isinstance(token, bytes):
+            raise ParameterTypeError(f"token must be bytes, not {type(token).__name__}")
         if len(token) > 8:
             raise ParameterError(f"token must be 0-8 bytes, not {len(token)}")
-        if mid is not None and not 0 <= mid <= 0xFFFF:
-            raise ParameterError(f"message ID must be 0-65535: {mid}")
-        code_value = int(code)
-        if not 0 <= code_value <= 255:
-            raise ParameterError(f"code must be 0-255: {code}")
-        if timeout is None:
-            timeout = self._window(confirmable)
+        if mid is not None:
+            _integer("message ID", mid, 0, 0xFFFF)
+        timeout = self._window(confirmable) if timeout is None else _timeout(timeout)
+        mtype = Type.CON if confirmable else Type.NON
+        send = f"AT+QCOAPSEND={self.client_id},{int(mtype)},{code_value},{(1 << len(raw)) - 1}"
+        received = self._exchange_once(mid, token, confirmable, option_lines, send, body, timeout)
+        if received is None:  # only a ping ends without a message
+            raise ProtocolError(f"CoAP client {self.client_id}: the request got an empty answer")
+        return _judge(received, allow_partial)
 
+    def ping(self, *, timeout: float | None = None) -> None:
+        """A CoAP ping (RFC 7252 4.3): an Empty CON; returns when the server answers.
+
+        The server answers a ping with RST (or an empty ACK). The module reports a
+        CON that was reset as ``+QCOAPACK: <id>,0,<msgID>,-11`` with no
+        ``+QCOAPIND`` before it; an unanswered one retransmits (``+QCOAPIND``)
+        before the same result, which raises ``CoAPTimeout`` here. The note does not
+        say how a module reports a RST; this rests on its result table and on
+        RFC 7252 4.2, and any other result raises its CoAPResultError.
+        """
+        timeout = self._window(True) if timeout is None else _timeout(timeout)
+        send = f"AT+QCOAPSEND={self.client_id},0,0,0"
+        self._exchange_once(None, b"", True, [], send, b"", timeout, ping=True)
+
+    def _exchange_once(
+        self,
+        mid: int | None,
+        token: bytes,
+        confirmable: bool,
+        option_lines: list[str],
+        send: str,
+        body: bytes,
+        timeout: float,
+        *,
+        ping: bool = False,
+    ) -> atwire.ReceivedMessage | None:
         if getattr(_handler, "active", False):
             raise LpwaError(
                 "a CoAP request cannot wait for its answer inside on_message "
@@ -278,21 +344,16 @@ class CoAPClient:
                 raise LpwaError(f"CoAP client {self.client_id} is not open{why}")
             if mid is None:
                 mid = self._next_mid()
-            exchange = _Exchange(mid, token, confirmable)
+            exchange = _Exchange(mid, token, confirmable, ping=ping)
             self.retransmissions = []
             self._modem.command(
                 f'AT+QCOAPHEADER={self.client_id},{mid},0,{len(token)},"{token.hex().upper()}"'
             )
             for line in option_lines:
                 self._modem.command(line)
-            mtype = Type.CON if confirmable else Type.NON
             self._exchange = exchange
             try:
-                self._modem.command(
-                    f"AT+QCOAPSEND={self.client_id},{int(mtype)},{code_value},"
-                    f"{(1 << len(raw)) - 1},{len(body)}",
-                    data=body,
-                )
+                self._modem.command(f"{send},{len(body)}", data=body)
                 return self._await_answer(exchange, timeout)
             finally:
                 self._exchange = None
@@ -323,7 +384,7 @@ class CoAPClient:
         self._mid = (self._mid + 1) & 0xFFFF
         return self._mid
 
-    def _await_answer(self, exchange: _Exchange, timeout: float) -> Message:
+    def _await_answer(self, exchange: _Exchange, timeout: float) -> atwire.ReceivedMessage | None:
         deadline = time.monotonic() + timeout
         channel = self._modem.channel
         reboots = channel.reboots
@@ -344,16 +405,24 @@ class CoAPClient:
                 continue
             if isinstance(item, BaseException):
                 raise item
+            if item.invalid:
+                raise ProtocolError(
+                    f"CoAP client {self.client_id}: the answer to mid {exchange.mid} came as "
+                    f"a {atwire.RECV} line too long to read ({item.text[:60]!r}…)"
+                )
             if item.name == atwire.RECV:
                 # Only a CON can be answered on its ACK (RFC 7252 5.2.1); a NON's
                 # answer is NON even when the server reuses our message ID.
                 piggybacked = exchange.confirmable and _mid_of(item) == exchange.mid
-                received = atwire.parse_recv_urc(
-                    item.fields,
+                received = atwire.parse_recv(
+                    item.text,
                     item.payload or b"",
                     type=Type.ACK if piggybacked else Type.NON,
                 )
-                return received.message
+                message = received.message
+                if exchange.ping and int(message.code) == 0:
+                    return None  # an Empty ACK/RST reported as a message: the pong
+                return message
             if item.name == atwire.IND:
                 report = atwire.parse_ind(item.fields)
                 self.retransmissions.append(report)
@@ -361,12 +430,16 @@ class CoAPClient:
                 continue
             delivery = atwire.parse_ack(item.fields)
             if delivery.result == 0:
+                if exchange.ping:
+                    return None  # acknowledged (an empty ACK is a pong too)
                 continue  # sent (NON) or acknowledged (CON): the answer follows
             if exchange.confirmable and self.retransmissions:
                 raise CoAPTimeout(
                     f"CoAP client {self.client_id}: mid {exchange.mid} not acknowledged after "
                     f"{len(self.retransmissions)} retransmissions (result {delivery.result})"
                 )
+            if exchange.ping and delivery.result == _SEND_FAILED:
+                return None  # reset at once: the RST that answers a ping
             raise coap_result_error(f"CoAP delivery of mid {exchange.mid}", delivery.result)
 
     # -- URC routing (dispatcher thread) ------------------------------------------------
@@ -377,7 +450,11 @@ class CoAPClient:
             return False
         cid = str(self.client_id)
 
+        overlong = f"{atwire.RECV}: {cid},"
+
         def mine(urc: Urc) -> bool:
+            if urc.invalid:  # a +QCOAPRECV line longer than the tokenizer takes
+                return urc.text.startswith(overlong)
             return urc.name in ANSWER_URCS and urc.fields[:1] == [cid]
 
         self._unsubscribe = self._modem.channel.subscribe(self._route, mine, claim=True)
@@ -393,11 +470,14 @@ class CoAPClient:
         if exchange is not None and _answers(urc, exchange):
             exchange.answers.put(urc)
             return
+        if urc.invalid:
+            log.warning("CoAP client %d: unreadable %s: %r", self.client_id, atwire.RECV, urc.text)
+            return
         if urc.name != atwire.RECV:
             log.debug("CoAP client %d: %s for no request in flight", self.client_id, urc.text)
             return
         try:
-            message = atwire.parse_recv_urc(urc.fields, urc.payload or b"").message
+            message = atwire.parse_recv(urc.text, urc.payload or b"").message
         except LpwaError as exc:
             log.warning("CoAP client %d: %s", self.client_id, exc)
             return
@@ -421,11 +501,16 @@ class CoAPClient:
 
 
 def _mid_of(urc: Urc) -> int | None:
-    fields = urc.fields
-    index = 1 if urc.name == atwire.RECV else 2
+    """The msgID of a CoAP URC (also of an over-long +QCOAPRECV's readable start)."""
+    if urc.invalid:
+        fields = urc.text.partition(":")[2].split(",")
+        index = 1
+    else:
+        fields = urc.fields
+        index = 1 if urc.name == atwire.RECV else 2
     try:
-        return int(fields[index])
-    except (IndexError, ValueError):
+        return atwire.uint(fields[index].strip(), 0, 0xFFFF, "msgID")
+    except (IndexError, ProtocolError):
         return None
 
 
@@ -435,17 +520,121 @@ def _answers(urc: Urc, exchange: _Exchange) -> bool:
     response, the same token (a separate response, RFC 7252 5.2.2)."""
     if _mid_of(urc) == exchange.mid:
         return True
-    if urc.name == atwire.RECV and exchange.token:
-        fields = urc.fields
-        return len(fields) > 4 and fields[4].upper() == exchange.token.hex().upper()
+    if exchange.token and (urc.name == atwire.RECV or urc.invalid):
+        fields = urc.text.partition(":")[2].split(",")
+        token = fields[4].strip().strip('"') if len(fields) > 4 else ""
+        return token.upper() == exchange.token.hex().upper()
     return False
 
 
-def _option_bytes(number: int, value: OptionValue) -> bytes:
-    if isinstance(value, bytes):
-        return value
+def _judge(message: atwire.ReceivedMessage, allow_partial: bool) -> atwire.ReceivedMessage:
+    """Refuse what must not be returned as the answer (RFC 7252 5.4.1, RFC 7959 2.4)."""
+    critical = message.unrecognized_critical()
+    if critical:
+        names = ", ".join(str(n) for n in critical)
+        raise CoAPBadOption(
+            f"{message.code} response with critical option(s) {names} that lpwa does not "
+            "understand: rejected (RFC 7252 5.4.1)",
+            message,
+            numbers=critical,
+        )
+    block2 = message.block2
+    unreadable = [t for t in message.unparsed_options if t.lstrip('"').startswith(("23:", "23,"))]
+    if (block2 is not None and (block2.more or block2.num != 0)) or unreadable:
+        if allow_partial:
+            return message.with_complete(False)
+        size2 = message.size2
+        total = f" of {size2}" if size2 is not None else ""
+        what = (
+            f"block {block2.num} ({len(message.payload)} bytes{total}, more to come)"
+            if block2 is not None and not unreadable
+            else "a Block2 option it could not read"
+        )
+        raise CoAPIncomplete(
+            f"incomplete CoAP response: the server sent {what}; the module cannot request "
+            "further blocks (AT+QCOAPOPTION takes no Block2, CoAP note Table 2)",
+            message,
+            size2=size2,
+            received=len(message.payload),
+        )
+    return message
+
+
+def _integer(name: str, value: object, lo: int, hi: int) -> int:
+    """An int within ``lo..hi`` (not a bool, not a str): ParameterError before sending."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParameterTypeError(f"{name} must be an int, not {value!r}")
+    if not lo <= value <= hi:
+        raise ParameterError(f"{name} must be {lo}-{hi}: {value}")
+    return value
+
+
+def _timeout(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParameterTypeError(f"timeout must be a number of seconds, not {value!r}")
+    if not 0 < value < 1e9:  # also refuses NaN
+        raise ParameterError(f"timeout must be positive: {value}")
+    return float(value)
+
+
+def _flag(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise ParameterTypeError(f"{name} must be True or False, not {value!r}")
+
+
+def _code_value(code: object) -> int:
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise ParameterTypeError(f"code must be a Code or an int, not {code!r}")
+    if int(code) not in atwire.TABLE_3 or int(code) == 0:
+        raise ParameterError(
+            f"code {code} is not a request or response code of the note's Table 3 "
+            "(for a CoAP ping, use ping())"
+        )
+    return int(code)
+
+
+def _payload(payload: object) -> bytes:
+    # Never bytes(<int>): that would be a run of zero bytes.
+    if isinstance(payload, str):
+        body = payload.encode("utf-8")
+    elif isinstance(payload, (bytes, bytearray, memoryview)):
+        body = bytes(payload)
+    else:
+        raise ParameterTypeError(f"payload must be bytes or str, not {type(payload).__name__}")
+    if len(body) > atwire.MAX_PAYLOAD:
+        raise ParameterError(
+            f"CoAP payload must be at most {atwire.MAX_PAYLOAD} bytes, not {len(body)}"
+        )
+    return body
+
+
+def _path_like(name: str, value: object) -> PathLike:
     if isinstance(value, str):
-        return value.encode("utf-8")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value.to_bytes((value.bit_length() + 7) // 8, "big")
-    raise ParameterError(f"option {number}: value must be bytes, str or int, not {value!r}")
+        return value
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ParameterTypeError(f"{name} must be str or a list of str, not {value!r}")
+
+
+def _option_list(options: object) -> list[tuple[int, OptionValue]]:
+    if isinstance(options, (str, bytes)) or not isinstance(options, Iterable):
+        raise ParameterTypeError(f"options must be (number, value) pairs, not {options!r}")
+    out = []
+    for option in options:
+        if not isinstance(option, tuple) or len(option) != 2:
+            raise ParameterTypeError(f"an option is a (number, value) pair, not {option!r}")
+        out.append((_integer("option number", option[0], 0, 0xFFFF), option[1]))
+    return out
+
+
+def _option_bytes(option: tuple[int, OptionValue]) -> tuple[int, bytes]:
+    number, value = option
+    if isinstance(value, bytes):
+        return number, value
+    if isinstance(value, str):
+        return number, value.encode("utf-8")
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return number, value.to_bytes((value.bit_length() + 7) // 8, "big")
+    raise ParameterTypeError(
+        f"option {number}: value must be bytes, str or a non-negative int, not {value!r}"
+    )

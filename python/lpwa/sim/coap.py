@@ -7,8 +7,9 @@ Decisions where the note is silent:
   ERROR"); results of the network side come in the URCs.
 - QCOAPOPEN brings the data call up itself (the note's 5.1 example never runs
   AT+QIACT): not registered gives ``+QCOAPOPEN: <id>,-4``, an unresolvable name
-  ``-5``, an id already open ``-10``, DTLS enabled ``-9`` (DTLS is not built;
-  the ``<ctx>_server.psk`` upload works through QFUPL regardless).
+  ``-5``, an id already open ``-10``. With DTLS enabled it runs the handshake
+  (``datagram.DtlsLink``: PSK from ``<ctx>_server.psk``, bounded time) before
+  answering: ``-9`` when it fails, ``-7`` when the peer is unreachable.
 - QCOAPHEADER mode 1 generates a 6-byte token (the length of the note's example
   token ``D204D52E814B``) from the seeded RNG, after any tokens queued in
   ``CoapState.auto_tokens``. Mode 0 takes ``<token>`` as hex, ``2*<TKL>``
@@ -16,7 +17,9 @@ Decisions where the note is silent:
   auto tokens; after each send the msgID increases by one and an auto token is
   renewed, so consecutive sends never reuse a msgID.
 - QCOAPOPTION values are parsed by ``lpwa.coap.atwire.parse_option_value``
-  (Table 2 numbers and lengths; strings quoted, uints decimal, opaque as hex).
+  (Table 2 numbers and lengths; strings quoted, uints decimal and never quoted,
+  opaque as hex, If-None-Match empty). QCOAPSEND takes only Table 3's codes;
+  QCOAPCFG "dtls" and "trans" take both of their values or neither.
 - QCOAPSEND with ``<payload_length>`` reads exactly that many bytes after the
   ``> `` prompt (binary-safe); without it input ends with Ctrl-Z, Esc cancels
   (answered ``OK``, nothing sent) and more than 1024 bytes is ``ERROR``. The
@@ -26,16 +29,18 @@ Decisions where the note is silent:
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lpwa.coap import Message
-from lpwa.coap.atwire import CLOSE, OPEN, parse_option_value
+from lpwa.coap import OPTIONS, Message, OptionFormat
+from lpwa.coap.atwire import CLOSE, OPEN, TABLE_3, parse_option_value
 from lpwa.errors import ParameterError
 from lpwa.sim import dns
 from lpwa.sim.atparse import Command, Form
 from lpwa.sim.coap_client import CoapSession
+from lpwa.sim.datagram import HANDSHAKE_TIME, DatagramLink, DtlsFailure, DtlsLink, UdpLink, read_psk
 from lpwa.sim.engine import Registry
 from lpwa.sim.params import CommandFailed, int_param, max_args, str_param
 
@@ -45,6 +50,8 @@ if TYPE_CHECKING:
 
 __all__ = ["REGISTRY", "ClientSlot", "CoapState"]
 
+log = logging.getLogger("lpwa.sim")
+
 AUTO_TOKEN_LENGTH = 6
 MAX_PAYLOAD = 1024
 PROMPT_TIMEOUT = 60
@@ -52,7 +59,6 @@ PROMPT_TIMEOUT = 60
 R_NETWORK = -4
 R_DNS = -5
 R_SOCKET = -7
-R_DTLS = -9
 R_OCCUPIED = -10
 
 
@@ -121,16 +127,17 @@ def qcoapcfg(ctx: Ctx, cmd: Command) -> None:
         max_args(cmd, 4)
         if query:
             ctx.info(f'+QCOAPCFG: "dtls",{slot.dtls_enable},{slot.dtls_ctx}')
-        else:
+        else:  # [,<DTLS_enable>,<DTLS_contextID>]: both or neither
             slot.dtls_enable = int_param(cmd, 2, 0, 1)
-            slot.dtls_ctx = int_param(cmd, 3, 0, 5, default=slot.dtls_ctx)
+            slot.dtls_ctx = int_param(cmd, 3, 0, 5)
     elif key == "trans":
         max_args(cmd, 4)
         if query:
             ctx.info(f'+QCOAPCFG: "trans",{slot.timeout},{slot.retry_count}')
         else:
+            # [,<timeout>,<retry_count>]: both or neither
             slot.timeout = int_param(cmd, 2, 2, 60)
-            slot.retry_count = int_param(cmd, 3, 4, 8, default=slot.retry_count)
+            slot.retry_count = int_param(cmd, 3, 4, 8)
             if slot.session is not None:  # "The commands take effect immediately."
                 slot.session.ack_timeout = ctx.scaled(slot.timeout)
                 slot.session.retry_count = slot.retry_count
@@ -169,31 +176,43 @@ def _open(module: Module, cid: int, server: str, port: int) -> int:
         return R_OCCUPIED
     if not (module.sim_ready and module.registered and module.cfun == 1):
         return R_NETWORK
-    if slot.dtls_enable:
-        return R_DTLS
     try:
         address = dns.resolve(server, module.options.hosts, system_dns=module.options.system_dns)
     except dns.DNSFailure:
         return R_DNS
+    try:
+        link = _link(module, slot, (address, port))
+    except DtlsFailure as exc:
+        log.warning("simulator: CoAP client %d: %s", cid, exc)
+        return exc.result
+    except OSError:
+        return R_SOCKET
     generation = module.generation
 
     def emit(text: str, payload: bytes) -> None:
         module.emit_urc(text, payload, generation=generation)
 
-    try:
-        session = CoapSession(
-            cid,
-            (address, port),
-            ack_timeout=module.scaled(slot.timeout),
-            retry_count=slot.retry_count,
-            ack_prefix=module.profile.coap_ack_prefix,
-            emit=emit,
-        )
-    except OSError:
-        return R_SOCKET
+    session = CoapSession(
+        cid,
+        link,
+        ack_timeout=module.scaled(slot.timeout),
+        retry_count=slot.retry_count,
+        ack_prefix=module.profile.coap_ack_prefix,
+        emit=emit,
+    )
     with module.coap.lock:
         slot.session, slot.server, slot.port = session, server, port
     return 0
+
+
+def _link(module: Module, slot: ClientSlot, address: tuple[str, int]) -> DatagramLink:
+    """Plain UDP, or DTLS with the PSK and SSL context of QCOAPCFG "dtls" (note 3.3.1)."""
+    if not slot.dtls_enable:
+        return UdpLink(address)
+    ssl = module.ssl.contexts[slot.dtls_ctx]
+    psk = read_psk(module.ufs, slot.dtls_ctx)
+    seconds = min(float(ssl.negotiatetime), HANDSHAKE_TIME)
+    return DtlsLink(address, psk, ssl, handshake_time=module.scaled(seconds))
 
 
 def qcoapclose(ctx: Ctx, cmd: Command) -> None:
@@ -258,7 +277,11 @@ def qcoapoption(ctx: Ctx, cmd: Command) -> None:
         return
     number = int_param(cmd, 3, 0, 65535)
     arg = cmd.arg(4)
-    text = "" if arg is None else arg.text
+    if arg is None:
+        raise CommandFailed(None)
+    if arg.quoted and number in OPTIONS and OPTIONS[number].format is OptionFormat.UINT:
+        raise CommandFailed(None)  # an integer parameter is never quoted (note's 12,40)
+    text = arg.text
     try:
         value = parse_option_value(number, text)
     except ParameterError:
@@ -285,9 +308,7 @@ def qcoapsend(ctx: Ctx, cmd: Command) -> None:
     max_args(cmd, 5)
     slot = module.coap.slots[_client(cmd)]
     mtype = int_param(cmd, 1, 0, 3)
-    code = int_param(cmd, 2, 0, 191)
-    if code >> 5 not in (0, 2, 4, 5):
-        raise CommandFailed(None)
+    code = int_param(cmd, 2, 0, 255, allowed=tuple(sorted(TABLE_3)))
     bitmask = int_param(cmd, 3, 0, 255)
     length = None if cmd.arg(4) is None else int_param(cmd, 4, 0, MAX_PAYLOAD)
     session = slot.session

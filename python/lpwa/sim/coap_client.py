@@ -1,7 +1,7 @@
 """One CoAP client of the module over UDP: send, retransmit, receive, report URCs.
 
 Messages are ``lpwa.coap.Message`` values; URC text comes from
-``lpwa.coap.atwire`` so the simulator and the host client cannot drift apart.
+``lpwa.coap.atwire``. Datagrams go over a ``datagram`` link: plain UDP or DTLS.
 
 Behaviour (CoAP note 3.4 and RFC 7252 4.2/4.3), with our decisions:
 
@@ -24,15 +24,18 @@ Behaviour (CoAP note 3.4 and RFC 7252 4.2/4.3), with our decisions:
 from __future__ import annotations
 
 import contextlib
-import socket
+import logging
 import threading
 from collections import deque
 from typing import Callable
 
 from lpwa.coap import Message, MessageFormatError, Type
 from lpwa.coap.atwire import IND, format_recv_urc
+from lpwa.sim.datagram import DatagramLink
 
 __all__ = ["SEND_FAILED", "CoapSession"]
+
+log = logging.getLogger("lpwa.sim")
 
 SEND_FAILED = -11  # CoAP note chapter 4: "Data sending failure"
 
@@ -46,7 +49,7 @@ class CoapSession:
     def __init__(
         self,
         client_id: int,
-        address: tuple[str, int],
+        link: DatagramLink,
         *,
         ack_timeout: float,
         retry_count: int,
@@ -54,15 +57,11 @@ class CoapSession:
         emit: Emit,
     ) -> None:
         self.client_id = client_id
-        self.address = address
+        self.link = link
         self.ack_timeout = ack_timeout
         self.retry_count = retry_count
         self.ack_prefix = ack_prefix
         self._emit = emit
-        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self._sock = socket.socket(family, socket.SOCK_DGRAM)
-        self._sock.connect(address)
-        self._sock.settimeout(0.1)
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._urc_lock = threading.Lock()
@@ -97,7 +96,7 @@ class CoapSession:
 
     def _sendto(self, datagram: bytes) -> bool:
         try:
-            self._sock.send(datagram)
+            self.link.send(datagram)
         except OSError:
             return False
         return True
@@ -134,14 +133,16 @@ class CoapSession:
     def _receive_loop(self) -> None:
         while not self._closed.is_set():
             try:
-                datagram = self._sock.recv(65536)
-            except (socket.timeout, TimeoutError):
-                continue
+                datagram = self.link.recv()
             except OSError:
                 if self._closed.is_set():
                     return
-                continue  # e.g. ICMP port unreachable on a connected UDP socket
-            self._handle(datagram)
+                continue
+            except Exception:
+                log.exception("simulator CoAP client %d: receive failed", self.client_id)
+                continue
+            if datagram is not None:
+                self._handle(datagram)
 
     def _handle(self, datagram: bytes) -> None:
         try:
@@ -180,4 +181,4 @@ class CoapSession:
             for done in self._pending.values():
                 done.set()
         with contextlib.suppress(OSError):
-            self._sock.close()
+            self.link.close()
