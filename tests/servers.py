@@ -292,6 +292,10 @@ class CoAPTestServer:
                 await asyncio.sleep(0.5)  # longer than aiocoap's empty-ACK delay
                 return aiocoap.Message(code=aiocoap.CONTENT, payload=b"late")
 
+        class Big(resource.Resource):
+            async def render_get(self, request: Any) -> Any:
+                return aiocoap.Message(code=aiocoap.CONTENT, payload=coap_bytes(5000))
+
         site = resource.Site()
         site.add_resource(["hello"], Hello())
         site.add_resource(["echo"], Echo())
@@ -299,6 +303,8 @@ class CoAPTestServer:
         site.add_resource(["fail"], Fail())
         site.add_resource(["bytes"], Bytes())
         site.add_resource(["separate"], Separate())
+        # /big: 5000 bytes, which aiocoap serves block-wise (Block2 M=1 on the first).
+        site.add_resource(["big"], Big())
         context = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", 0))
         self.port = _bound_udp_port(context)
         return context

@@ -281,7 +281,7 @@ def _spin(args: argparse.Namespace) -> bool | None:
 
 def coap(args: argparse.Namespace) -> int:
     """``lpwa coap get|post|put|delete``: the payload to stdout; 0 on 2.xx, else 2."""
-    from lpwa.coap.client import RETRIES
+    from lpwa.coap.client import RETRIES, split_uri
 
     parts = urlsplit(args.url)
     if parts.scheme != "coap" or not parts.hostname:
@@ -305,14 +305,15 @@ def coap(args: argparse.Namespace) -> int:
             kwargs: dict[str, object] = {"confirmable": not args.non}
             if args.timeout is not None:
                 kwargs["timeout"] = args.timeout
-            if parts.query:
-                kwargs["query"] = parts.query
+            path, query = split_uri(parts.path, parts.query)  # RFC 7252 6.4
+            if query:
+                kwargs["query"] = query
             label = f"waiting for {parts.hostname}"
             with Spinner(label, timeout=args.timeout, live=_spin(args)):
                 if args.method in ("post", "put"):
-                    response = method(parts.path, payload, **kwargs)
+                    response = method(path, payload, **kwargs)
                 else:
-                    response = method(parts.path, **kwargs)
+                    response = method(path, **kwargs)
     print(f"{response.code} {response.code.name}", file=sys.stderr)
     sys.stdout.buffer.write(response.payload)
     # A newline for the terminal's sake only: piped or redirected, the payload is exact.

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
+from urllib.parse import unquote
 
 from lpwa.at import Urc
 from lpwa.at.fields import quote
@@ -498,6 +499,21 @@ class CoAPClient:
         if self._unsubscribe is not None:
             self._rebooted = True
         self._unsubscribe_all()
+
+
+def split_uri(path: str, query: str = "") -> tuple[list[str], list[str]]:
+    """The Uri-Path and Uri-Query values of a URI's path and query (RFC 7252 6.4
+    steps 8-9): split on "/" and "&", each part percent-decoded (UTF-8).
+
+    ``split_uri("/a%20b/c", "x=1&y=%26")`` is ``(["a b", "c"], ["x=1", "y=&"])``.
+    """
+    path = path[1:] if path.startswith("/") else path
+    try:
+        segments = [unquote(s, errors="strict") for s in path.split("/")] if path else []
+        queries = [unquote(q, errors="strict") for q in query.split("&")] if query else []
+    except UnicodeDecodeError:
+        raise ParameterError(f"percent-encoded bytes that are not UTF-8 in {path!r}") from None
+    return segments, queries
 
 
 def _mid_of(urc: Urc) -> int | None:
