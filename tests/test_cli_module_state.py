@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from conftest import RawAT
 from lpwa.sim import Simulator
@@ -105,3 +106,33 @@ def test_failed_http_request_still_restores_the_qhttpcfg_keys(
     assert result.returncode == 1
     assert re.match(rb"lpwa: HTTPDNSError: ", result.stderr), result.stderr
     assert query(at, sim, "AT+QHTTPCFG?") == before
+
+
+SSL_QUERIES = [f'AT+QSSLCFG="{key}",1' for key in ("sslversion", "ciphersuite", "seclevel", "sni")]
+
+
+def test_https_with_cacert_leaves_ssl_context_1_and_the_ufs_as_found(
+    make_sim: Callable[..., Simulator],
+    at: Callable[[Simulator], RawAT],
+    https_server: HTTPTestServer,
+    ca_pem: bytes,
+    tmp_path: Path,
+) -> None:
+    # A BG95 build: it knows sni (and checkhost), which configure() turns on.
+    sim = make_sim(firmware="BG95M3LAR02A03_01.204.01.204")
+    client = at(sim)
+    try:
+        assert client.command('AT+QSSLCFG="seclevel",1,0').endswith(b"OK\r\n")
+        assert client.command('AT+QSSLCFG="sslversion",1,3').endswith(b"OK\r\n")
+    finally:
+        client.close()
+    before = [query(at, sim, q) for q in SSL_QUERIES]
+    files_before = query(at, sim, 'AT+QFLST="*"')
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(ca_pem)
+    url = https_server.url("/bytes/10")
+    result = lpwa("http", "get", "--port", sim.url, "--cacert", str(ca), url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == pattern_bytes(10)
+    assert [query(at, sim, q) for q in SSL_QUERIES] == before
+    assert query(at, sim, 'AT+QFLST="*"') == files_before

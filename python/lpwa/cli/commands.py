@@ -175,7 +175,7 @@ def http(args: argparse.Namespace) -> int:
     with open_modem(args) as modem:
         # apn None: the context is activated as stored (AT+QICSGP is left alone).
         modem.network.activate(1, apn=args.apn)
-        with _http_config_kept(modem):
+        with _http_config_kept(modem), _ssl_context_kept(modem, https, cacert is not None):
             if https:
                 _https_setup(modem, cacert)
             bar = ProgressBar("body", min_total=PROGRESS_FROM)
@@ -237,6 +237,38 @@ def _https_setup(modem: Modem, cacert: bytes | None) -> None:
     else:
         modem.ssl.configure(1, sslversion=4, ciphersuite=0xFFFF, seclevel=0)
     modem.http.config(sslctxid=1)
+
+
+# The keys _https_setup may change in SSL context 1 (with the defaults
+# ssl.configure adds): read before, put back after, sni and checkhost last so
+# that the defaults seclevel brings are overwritten.
+SSL_KEPT = ("sslversion", "ciphersuite", "seclevel", "cacert", "sni", "checkhost")
+
+
+@contextmanager
+def _ssl_context_kept(modem: Modem, https: bool, uploaded: bool) -> Iterator[None]:
+    """Put SSL context 1 back as it was, and delete the CA the CLI uploaded: the
+    module keeps no trace of a --cacert or --insecure run."""
+    if not https:
+        yield
+        return
+    before: dict[str, int | str] = {}
+    for key in SSL_KEPT:
+        # A build that does not know a key (sni, checkhost on a BG96), or a
+        # value that cannot be set again (no cacert yet), is left out.
+        with contextlib.suppress(LpwaError, ValueError):
+            fields = modem.ssl.query(1, key)
+            if fields and fields[0]:
+                before[key] = fields[0] if key == "cacert" else int(fields[0], 0)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            with contextlib.suppress(LpwaError):
+                modem.ssl.configure(1, **{key: value})
+        if uploaded:
+            with contextlib.suppress(LpwaError):
+                modem.files.delete(CACERT_FILE)
 
 
 @contextmanager
