@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import unquote_plus
 
-__all__ = ["MASK", "MAX_DATA", "command", "data", "header", "response", "url"]
+__all__ = ["MASK", "MAX_DATA", "command", "data", "escape", "header", "response", "url"]
 
 MASK = "***"
 # Characters of a data phase shown before the rest is summarised: enough to
@@ -324,7 +324,7 @@ def response(command: str, line: str) -> str:
 # -- data phases -------------------------------------------------------------------
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     """Printable ASCII as is; CR, LF, TAB, backslash and the rest escaped."""
     out = []
     for ch in text:
@@ -346,8 +346,8 @@ def _escape(text: str) -> str:
 
 def _render(text: str, total: int) -> str:
     if len(text) <= MAX_DATA:
-        return _escape(text)
-    return f"{_escape(text[:MAX_DATA])}… <{total} bytes in all>"
+        return escape(text)
+    return f"{escape(text[:MAX_DATA])}… <{total} bytes in all>"
 
 
 def _is_secret_file(name: str) -> bool:

@@ -24,26 +24,7 @@ __all__ = ["ATTrace", "escape"]
 
 # Body bytes kept to show the start of a body (as much as redact.data shows).
 BODY_HEAD = redact.MAX_DATA
-
-
-def escape(text: str) -> str:
-    """Printable ASCII as is; backslash, CR, LF, TAB and everything else escaped."""
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif 0x20 <= code < 0x7F:
-            out.append(ch)
-        else:
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    return "".join(out)
+escape = redact.escape
 
 
 class ATTrace:
