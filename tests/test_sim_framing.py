@@ -50,12 +50,17 @@ def test_consecutive_info_lines_share_one_crlf(sim, at):
     client.expect(b"\r\nQuectel\r\nBG96\r\nRevision: BG96MAR02A07M1G\r\n\r\nOK\r\n")
 
 
+# Model lines per variant and base vs full revision: a real BG95-M3 answers ATI
+# "Quectel / BG95-M3 / Revision: BG95M3LAR02A03" (captures C16, lukejenkins/cwd),
+# AT+CGMR "BG95M3LAR02A03" and AT+QGMR "BG95M3LAR02A03_01.204.01.204" (captures
+# C4, zephyrproject-rtos/zephyr PR #93068); a BG96 "BG96" (TinyGSM issue #157).
 @pytest.mark.parametrize(
     ("firmware", "model", "short"),
     [
         ("BG96MAR02A07M1G_01.016.01.016", "BG96", "BG96MAR02A07M1G"),
         ("BG96MAR03A06M1G_01.005.01.005", "BG96", "BG96MAR03A06M1G"),
-        ("BG95M3LAR02A03_01.006.01.006", "BG95", "BG95M3LAR02A03"),
+        ("BG95M3LAR02A03_01.006.01.006", "BG95-M3", "BG95M3LAR02A03"),
+        ("BG95M3LAR02A03_01.204.01.204", "BG95-M3", "BG95M3LAR02A03"),
         ("BG77LAR02A04_01.003.01.003", "BG77", "BG77LAR02A04"),
     ],
 )
@@ -66,6 +71,7 @@ def test_identity_of_each_profile(make_sim, at, firmware, model, short):
     )
     assert client.command("AT+CGMR") == f"\r\n{short}\r\n\r\nOK\r\n".encode()
     assert client.command("AT+QGMR") == f"\r\n{firmware}\r\n\r\nOK\r\n".encode()
+    assert client.command("AT+CGMM") == f"\r\n{model}\r\n\r\nOK\r\n".encode()
 
 
 def test_known_firmware_list_covers_the_brief():
@@ -161,7 +167,6 @@ def test_pdp_commands_in_quectel_formats(sim, at):
     assert client.command("AT+QICSGP=1") == b'\r\n+QICSGP: 1,"","","",0\r\n\r\nOK\r\n'
     assert client.command('AT+QICSGP=1,1,"UNINET","","",1') == b"\r\nOK\r\n"
     assert client.command("AT+QICSGP=1") == b'\r\n+QICSGP: 1,"UNINET","","",1\r\n\r\nOK\r\n'
-    assert client.command("AT+QIDNSCFG=1") == b'\r\n+QIDNSCFG: 1,"0.0.0.0","0.0.0.0"\r\n\r\nOK\r\n'
     assert client.command("AT+QIACT=1") == b"\r\nOK\r\n"
     assert client.command("AT+QIACT?") == b'\r\n+QIACT: 1,1,1,"10.7.157.1"\r\n\r\nOK\r\n'
     assert client.command("AT+QIACT=1") == b"\r\nERROR\r\n"  # already active
@@ -174,7 +179,7 @@ def test_cfun_1_1_answers_ok_then_reboots_with_boot_urcs(sim, at):
     client.send(b"ATE0\r")
     client.read_final()
     client.send(b"AT+CFUN=1,1\r")
-    client.expect(b"\r\nOK\r\n")
+    client.expect(b"\r\nOK\r\n\r\nPOWERED DOWN\r\n")  # TinyGSM issue #157
     client.expect(
         b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\n+QUSIM: 1\r\n\r\n+QIND: SMS DONE\r\n",
         timeout=5,
@@ -183,13 +188,14 @@ def test_cfun_1_1_answers_ok_then_reboots_with_boot_urcs(sim, at):
     client.expect(b"AT\r\r\nOK\r\n")  # echo is back on after the reboot
 
 
-def test_bg95_boot_urcs_include_app_rdy(make_sim, at):
+def test_bg95_boot_urcs_end_with_app_rdy(make_sim, at):
+    # Issue 15: BG95/BG77 print APP RDY last.
     simulator = make_sim(firmware="BG95M3LAR02A03_01.006.01.006")
     client = at(simulator)
     simulator.reboot()
     client.expect(
-        b"\r\nRDY\r\n\r\nAPP RDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n"
-        b"\r\n+QUSIM: 1\r\n\r\n+QIND: SMS DONE\r\n",
+        b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n"
+        b"\r\n+QUSIM: 1\r\n\r\n+QIND: SMS DONE\r\n\r\nAPP RDY\r\n",
         timeout=5,
     )
 

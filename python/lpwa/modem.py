@@ -3,8 +3,18 @@
 ``Modem.open(port)`` syncs with the module, sets ``ATE0``, ``ATV1``, ``AT+CMEE=1``
 (and the URC port when asked), reads the identity (``ATI``, ``AT+QGMR``) and picks
 the firmware's quirk profile. When the module reboots (``RDY``), the session is set
-up again before the next command. The protocol APIs hang off it: ``network``,
-``ssl``, ``files``, ``http`` and ``coap``.
+up again before the next command.
+
+Booting modules (issue 15): after ``AT+CFUN=1,1`` a module ignores input for some
+seconds (vshymanskyy/TinyGSM issue #157: ATs unanswered between ``POWERED DOWN``
+and ``RDY``; a BG95 took 13 s to ``RDY``, zephyr issue #88686), and a BG95/BG77
+answers ``ERROR`` between ``RDY`` and ``APP RDY`` (zephyr PR #57110). So setting
+up waits, bounded by ``READY_TIMEOUT``: the sync is retried while the module is
+silent, the set-up commands while they get a plain ``ERROR``, and where the model
+prints ``APP RDY`` and a ``RDY`` was seen, set-up waits for it.
+
+The protocol APIs hang off it: ``network``, ``ssl``, ``files``, ``http`` and
+``coap``.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -21,7 +32,7 @@ import serial
 from lpwa.at import ATChannel, Reply
 from lpwa.at.fields import quote
 from lpwa.at.procedure_lock import Lease, ProcedureLock
-from lpwa.errors import ATTimeout, ModuleRebooted
+from lpwa.errors import ATTimeout, CMEError, CommandError, ModuleRebooted
 from lpwa.files import Files
 from lpwa.network import Network
 from lpwa.quirks import Quirks, profile_for
@@ -35,6 +46,13 @@ log = logging.getLogger("lpwa.modem")
 
 # A reboot takes the module some seconds before RDY (AT+CFUN=1,1).
 REBOOT_TIMEOUT = 30.0
+# How long setting up waits for a booting module to become ready (silent UART,
+# then ERROR until APP RDY): the 13 s to RDY of zephyr issue #88686 and some.
+READY_TIMEOUT = 30.0
+# Pause between two tries of a set-up command a booting module refused.
+READY_RETRY = 0.25
+# Models that end their boot with APP RDY (BG95/BG77 AT manuals; zephyr PR #57110).
+APP_RDY_MODELS = ("BG95", "BG77")
 
 
 class Modem:
@@ -60,6 +78,9 @@ class Modem:
         across re-init after a reboot."""
         self.manufacturer = ""
         self.model = ""
+        """The model family (``BG96``, ``BG95``, ``BG77``)."""
+        self.variant = ""
+        """The model line ``ATI`` prints (``BG95-M3``, ``BG77``, ``BG96``)."""
         self.revision = ""
         """The short revision ``ATI`` prints (``BG96MAR02A07M1G``)."""
         self.firmware = ""
@@ -69,7 +90,14 @@ class Modem:
         self._reboot_hooks: list[Callable[[], None]] = []
         self._init_lock = threading.RLock()
         self._initialising = False
+        self._answering = False
         self._procedures = ProcedureLock(channel.name, refuse=channel.on_dispatcher_thread)
+        # APP RDY is tracked per boot: the RDY count when it last came.
+        self._ready_cond = threading.Condition()
+        self._app_rdy_boot = -1
+        self._unsubscribe_ready = channel.subscribe(
+            self._on_app_rdy, lambda urc: urc.name == "APP RDY"
+        )
         self.init()
 
     @classmethod
@@ -101,37 +129,93 @@ class Modem:
         with self._held("init"), self._init_lock:
             self._initialising = True
             try:
-                self._sync()
+                deadline = time.monotonic() + READY_TIMEOUT
+                self._answering = False
+                self._sync(deadline)
                 # Echo off keeps the stream lean; verbose results and numeric
                 # +CME ERROR codes are what the error classes are built on.
                 for line in ("ATE0", "ATV1", "AT+CMEE=1"):
-                    self.channel.command(line)
+                    self._setup(line, deadline)
                 if self.urc_port is not None:
-                    self.channel.command(f'AT+QURCCFG="urcport",{quote(self.urc_port)}')
-                self._read_identity()
+                    self._setup(f'AT+QURCCFG="urcport",{quote(self.urc_port)}', deadline)
+                self._read_identity(deadline)
+                self._await_app_rdy(deadline)
                 self._reboots_seen = self.channel.reboots
             finally:
                 self._initialising = False
         for hook in self._reboot_hooks:
             hook()
 
-    def _sync(self) -> None:
+    def _sync(self, deadline: float) -> None:
         # The module may still be answering a previous program, or be in data
         # mode after one was killed mid-body: prove where the stream stands.
         try:
             self.channel.resync()
+            return
         except ATTimeout as exc:
-            raise ATTimeout("AT", exc.timeout, f"module does not answer ({exc})") from None
+            first = exc
+        # A booting module ignores input for seconds: try again until it wakes.
+        while time.monotonic() < deadline:
+            log.info("%s: no answer; the module may be booting, retrying", self.channel.name)
+            try:
+                self.channel.resync()
+                return
+            except ATTimeout:
+                continue
+        raise ATTimeout("AT", first.timeout, f"module does not answer ({first})") from None
 
-    def _read_identity(self) -> None:
-        lines = self.channel.command("ATI").lines
+    def _setup(self, line: str, deadline: float) -> Reply:
+        """A set-up command, tried again while a booting module refuses it.
+
+        Only a plain ``ERROR`` is taken for "not ready yet" (what a BG95
+        answers before ``APP RDY``, zephyr PR #57110), and only until the module
+        proved ready: this boot's ``APP RDY`` came, or an extended command
+        (``AT+CMEE=1``) was accepted. ``+CME ERROR`` is always a real answer.
+        Bounded by ``deadline``; the last refusal is raised then.
+        """
+        while True:
+            try:
+                reply = self.channel.command(line)
+                self._answering = self._answering or line.startswith("AT+")
+                return reply
+            except CMEError:
+                raise
+            except CommandError:
+                if time.monotonic() >= deadline or self._answering or self._app_ready():
+                    raise
+            log.debug("%s: %r refused while booting; retrying", self.channel.name, line)
+            with self._ready_cond:
+                self._ready_cond.wait_for(self._app_ready, READY_RETRY)
+
+    def _on_app_rdy(self, urc: object) -> None:
+        with self._ready_cond:
+            self._app_rdy_boot = self.channel.reboots
+            self._ready_cond.notify_all()
+
+    def _app_ready(self) -> bool:
+        return self._app_rdy_boot == self.channel.reboots
+
+    def _await_app_rdy(self, deadline: float) -> None:
+        """After a RDY on a model that prints APP RDY, wait for it (bounded)."""
+        if self.channel.reboots == 0 or self.model not in APP_RDY_MODELS:
+            return  # no boot seen (it finished before we came), or none to wait for
+        with self._ready_cond:
+            if not self._ready_cond.wait_for(
+                self._app_ready, max(0.0, deadline - time.monotonic())
+            ):
+                log.warning("%s: no APP RDY after RDY; going on", self.channel.name)
+
+    def _read_identity(self, deadline: float) -> None:
+        lines = self._setup("ATI", deadline).lines
         # ATI: manufacturer, model, "Revision: <short revision>".
         if len(lines) >= 2:
-            self.manufacturer, self.model = lines[0], lines[1]
+            self.manufacturer, self.variant = lines[0], lines[1]
+            # "BG95-M3" is a BG95 (captures C16): the family keys the behaviour.
+            self.model = self.variant.split("-", 1)[0]
         for line in lines:
             if line.startswith("Revision:"):
                 self.revision = line.split(":", 1)[1].strip()
-        qgmr = self.channel.command("AT+QGMR").lines
+        qgmr = self._setup("AT+QGMR", deadline).lines
         self.firmware = qgmr[0].strip() if qgmr else self.revision
         self.quirks = profile_for(self.firmware, workaround_719=self.workaround_719)
         log.info("%s: %s %s", self.channel.name, self.model, self.firmware)
@@ -228,6 +312,7 @@ class Modem:
 
     def close(self) -> None:
         """Close the channel (the module itself is left as it is)."""
+        self._unsubscribe_ready()
         self.channel.close()
 
     def __enter__(self) -> Modem:

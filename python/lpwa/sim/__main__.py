@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for random choices")
     parser.add_argument("--coap-ack-prefix", default=None, help='e.g. "+COAPACK"')
+    parser.add_argument(
+        "--app-rdy-delay",
+        type=float,
+        default=None,
+        help="module seconds from RDY to APP RDY after a reboot (BG95/BG77; default 2)",
+    )
     return parser
 
 
@@ -76,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             system_dns=args.system_dns,
             seed=args.seed,
             coap_ack_prefix=args.coap_ack_prefix,
+            app_rdy_delay=args.app_rdy_delay,
         )
     except ValueError as exc:
         print(f"lpwa: ParameterError: {exc}", file=sys.stderr)

@@ -192,8 +192,13 @@ class Ctx:
         self.final_sent = True
 
     def connect(self, length: int | None = None) -> None:
-        """``CONNECT`` (or ``CONNECT <n>``): a data block follows."""
+        """``CONNECT`` (or ``CONNECT <n>``): a data block follows.
+
+        The port is in data mode until the command's final result: the other
+        port's HTTP data-mode commands answer ``+CME ERROR: 704`` meanwhile.
+        """
         self.send(self._pending_info() + results.connect(length, self.channel.verbose))
+        self.module.data_channel = self.channel
 
     def prompt(self) -> None:
         """The ``> `` prompt with no line end (design section 2)."""
@@ -286,6 +291,17 @@ class Ctx:
 
 _JUNK = b"\x00\n\r\x1a\x1b +"
 
+# The commands that enter data mode and answer 704 when another port is in it
+# (HTTP note 4.4 names exactly these four).
+_DATA_MODE_COMMANDS = (b"AT+QHTTPURL=", b"AT+QHTTPGET", b"AT+QHTTPPOST", b"AT+QHTTPREAD")
+
+
+def _enters_data_mode(raw: bytes) -> bool:
+    line = raw.lstrip(_JUNK).upper()
+    if line.startswith(b"AT+QHTTPPOSTFILE") or line.startswith(b"AT+QHTTPREADFILE"):
+        return False
+    return line.startswith(_DATA_MODE_COMMANDS) and not line.endswith(b"=?")
+
 
 class Session:
     """The command loop of one port (runs in its own thread)."""
@@ -343,7 +359,14 @@ class Session:
     def _execute(self, raw: bytes, overflow: bool) -> None:
         module = self.module
         ch = self.channel
-        with module.lock:
+        while not module.lock.acquire(timeout=0.02):
+            if module.closed:
+                return
+            owner = module.data_channel
+            if owner is not None and owner is not ch and _enters_data_mode(raw):
+                self._uart_busy(raw)
+                return
+        try:
             generation = module.generation
             if module.booting:
                 return
@@ -351,8 +374,20 @@ class Session:
             try:
                 self._run_command(raw, overflow, generation)
             finally:
+                module.data_channel = None
                 if module.generation == generation:
                     ch.release()
+        finally:
+            module.lock.release()
+
+    def _uart_busy(self, raw: bytes) -> None:
+        """HTTP note 4.4: "+CME ERROR: 704 ... the module only supports one port
+        in data mode at a time": answered at once, not after the other port's
+        data phase (the simulator otherwise runs one command at a time)."""
+        ch = self.channel
+        if ch.echo:
+            ch.send(raw + b"\r")
+        ch.send(results.cme(704, ch.cmee, ch.verbose))
 
     def _run_command(self, raw: bytes, overflow: bool, generation: int) -> None:
         module, ch = self.module, self.channel
@@ -397,6 +432,11 @@ class Session:
         if command[:2].upper() != "AT":
             raise CommandFailed(None)
         rest = command[2:]
+        if not ctx.module.app_ready and (rest.startswith("+") or rest[:1].upper() == "I"):
+            # Between RDY and APP RDY a BG95/BG77 answers ERROR (zephyrproject-
+            # rtos/zephyr PR #57110); V.250 basics (AT, ATE, ATV...) still work,
+            # an assumption that keeps the host's echo setting reachable.
+            raise CommandFailed(None)
         try:
             if rest.startswith("+"):
                 cmd = parse_line(rest)

@@ -4,8 +4,10 @@
 (``AT+CFUN=1,1``, ``sim.reboot()`` or a fault) bumps ``generation`` (running
 commands and network workers notice and stop), resets echo, CMEE, QHTTPCFG, PDP
 state, SSL contexts and CoAP clients, keeps the UFS, and after the boot delay
-sends the boot URCs (design section 2): ``RDY``, ``APP RDY`` (BG95/BG77),
-``+CFUN: 1``, ``+CPIN: READY``, ``+QUSIM: 1``, ``+QIND: SMS DONE``.
+sends the boot URCs: ``RDY``, ``+CFUN: 1``, ``+CPIN: READY``, ``+QUSIM: 1``,
+``+QIND: SMS DONE`` and, on BG95/BG77, ``APP RDY`` last, the profile's
+``app_rdy_delay`` after ``RDY`` (issue 15); until then most commands answer
+``ERROR``. While booting the UART ignores input (no echo, no answer).
 
 URC routing: to the port named by ``AT+QURCCFG="urcport"`` once written, else to
 the port the last command came from, else (before any command) to every port.
@@ -68,7 +70,11 @@ class Module:
         self._power_lock = threading.RLock()
         self.generation = 0
         self.booting = False
+        self.app_ready = True
+        """False from RDY to APP RDY (BG95/BG77): most commands answer ERROR."""
         self.closed = False
+        self.data_channel: Channel | None = None
+        """The port in data mode (CONNECT until the final result), if any."""
         self.channels: list[Channel] = []
         self.ufs = UFS(options.ufs_size)
         self.faults = Faults(self)
@@ -76,6 +82,8 @@ class Module:
         self._sim_ready = sim_ready
         self._registered = registered
         self.cfun = 1
+        self.nccconf = 0
+        """``AT+QCFG="nccconf"``: non-volatile, so it survives reboots."""
         self.reg_urc: dict[str, int] = {}
         self.urc_port: str | None = None
         self.last_channel: Channel | None = None
@@ -163,19 +171,36 @@ class Module:
 
     # -- power cycle ---------------------------------------------------------------
     def power_on(self) -> None:
-        """First boot: the boot URCs right away, to every port."""
-        self._send_boot_urcs()
+        """First boot: every boot URC (APP RDY too) right away, to every port.
 
-    def reboot(self) -> None:
+        A ``Simulator`` is ready when ``start()`` returns, so nobody has to wait
+        for a boot that no test asked for.
+        """
+        self._send_boot_urcs(self.boot_urcs())
+
+    def reboot(self, *, shutdown: bool = False) -> None:
         """Reset now; boot URCs after the (scaled) boot delay.
+
+        ``shutdown`` is the orderly ``AT+CFUN=1,1`` path: ``POWERED DOWN`` and a
+        stale ``+QIURC: "pdpdeact",<cid>`` per active context come first, as a
+        BG96MAR02A07M1G printed them (vshymanskyy/TinyGSM issue #157: ``OK``,
+        ``POWERED DOWN``, ``+QIURC: "pdpdeact",1``, unanswered ATs, ``RDY``).
+        Without it (``reboot_on`` faults, ``Simulator.reboot()``) the module
+        just goes silent, as on a reset pin or a brown-out.
 
         It does not wait for a running command: that command notices the new
         generation at its next step and unwinds without answering.
         """
         with self._power_lock:
+            if shutdown:
+                lines = ["POWERED DOWN"]
+                lines += [f'+QIURC: "pdpdeact",{cid}' for cid in self.network.deactivate_all()]
+                for ch in self.urc_targets():
+                    ch.send(b"".join(results.urc(text, ch.verbose) for text in lines))
             self.generation += 1
             generation = self.generation
             self.booting = True
+            self.app_ready = False
             self._reset_state()
         thread = threading.Thread(
             target=self._boot_later, args=(generation,), name="sim-boot", daemon=True
@@ -198,36 +223,56 @@ class Module:
             ch.reset(echo=self.options.echo, cmee=self.options.cmee)
             ch.port.input.clear()
 
-    def _boot_later(self, generation: int) -> None:
-        deadline = time.monotonic() + self.scaled(self.options.boot_delay)
+    def _wait(self, seconds: float, generation: int) -> bool:
+        """Sleep ``seconds`` real seconds; False when closed or rebooted meanwhile."""
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.closed or generation != self.generation:
-                return
+                return False
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        return not self.closed and generation == self.generation
+
+    def _boot_later(self, generation: int) -> None:
+        if not self._wait(self.scaled(self.options.boot_delay), generation):
+            return
+        urcs = self.boot_urcs()
+        app_rdy = urcs[-1:] == ["APP RDY"]
         with self._power_lock:
             if self.closed or generation != self.generation:
                 return
             for ch in self.channels:
                 ch.port.input.clear()
             self.booting = False
-            self._send_boot_urcs()
+            self.app_ready = not app_rdy
+            self._send_boot_urcs(urcs[:-1] if app_rdy else urcs)
+        if not app_rdy or not self._wait(self.scaled(self.profile.app_rdy_delay), generation):
+            return
+        with self._power_lock:
+            if self.closed or generation != self.generation:
+                return
+            self.app_ready = True
+            self._send_boot_urcs(["APP RDY"])
 
     def boot_urcs(self) -> list[str]:
-        """The boot URCs of this profile and SIM state, in order."""
-        urcs = ["RDY"]
-        if self.profile.app_rdy:
-            urcs.append("APP RDY")
-        urcs.append("+CFUN: 1")
+        """The boot URCs of this profile and SIM state, in order.
+
+        ``APP RDY`` comes last (issue 15; Quectel's BG96 AT manual v2.5 21.7 via
+        FreeRTOS-Cellular-Interface-Reference-Quectel-BG96 issue #17: "it is
+        recommended that the AT command be executed after APP RDY reporting").
+        """
+        urcs = ["RDY", "+CFUN: 1"]
         if self.sim_ready:
             urcs += ["+CPIN: READY", "+QUSIM: 1", "+QIND: SMS DONE"]
         else:
             urcs.append("+CPIN: NOT INSERTED")
+        if self.profile.app_rdy:
+            urcs.append("APP RDY")
         return urcs
 
-    def _send_boot_urcs(self) -> None:
+    def _send_boot_urcs(self, urcs: list[str]) -> None:
         for ch in self.channels:
             if ch.port.connected:
-                for text in self.boot_urcs():
+                for text in urcs:
                     ch.urc(results.urc(text, ch.verbose))
 
     def close(self) -> None:

@@ -156,7 +156,7 @@ def cfun(ctx: Ctx, cmd: Command) -> None:
     rst = int_param(cmd, 1, 0, 1, default=0)
     if rst == 1:
         ctx.ok()
-        module.reboot()
+        module.reboot(shutdown=True)
         return
     module.cfun = fun
     if fun != 1:
@@ -212,7 +212,13 @@ def qicsgp(ctx: Ctx, cmd: Command) -> None:
 
 
 def qiact(ctx: Ctx, cmd: Command) -> None:
-    """AT+QIACT=<cid> activates; AT+QIACT? lists ``+QIACT: <cid>,1,<type>,"<ip>"``."""
+    """AT+QIACT=<cid> activates; AT+QIACT? lists ``+QIACT: <cid>,1,<type>,"<ip>"``.
+
+    With no context active ``AT+QIACT?`` is a bare ``OK`` (a BG96 log:
+    ``AT+QIACT?`` -> ``\r\nOK\r\n``, Azure/embedded-wireless-framework issue
+    #20); activating an active context is ``ERROR`` (TCP/IP manual; the
+    simulator's choice of plain ERROR matches the note's other QIACT failures).
+    """
     module = ctx.module
     state = module.network
     if cmd.form is Form.TEST:
@@ -263,6 +269,13 @@ def qidnscfg(ctx: Ctx, cmd: Command) -> None:
         raise CommandFailed(None)
     max_args(cmd, 3)
     cid = int_param(cmd, 0, 1, 16)
+    if not state.is_active(cid):
+        # A plain ERROR, CMEE=1 notwithstanding, for the query and the write
+        # alike: a BG96 log shows "AT+QIDNSCFG=1" -> "\r\nERROR\r\n" and the
+        # write form failing the same way (Azure/embedded-wireless-framework
+        # issue #20; also STM's BG96 log in Azure-Samples/iot-middleware-
+        # freertos-samples issue #381: AT+QIDNSCFG=1,"8.8.8.8" -> ERROR).
+        raise CommandFailed(None)
     if len(cmd.args) == 1:
         pri, sec = state.dns_servers(cid)
         ctx.info(f'+QIDNSCFG: {cid},"{pri}","{sec}"')
@@ -279,8 +292,114 @@ def qidnscfg(ctx: Ctx, cmd: Command) -> None:
         state.dns[cid] = (servers[0], servers[1])
 
 
+_PDP_TYPES = ("IP", "PPP", "IPV6", "IPV4V6", "NON-IP")
+_CGDCONT_TYPE = {"IP": 1, "IPV6": 2, "IPV4V6": 3}
+
+
+def cgdcont(ctx: Ctx, cmd: Command) -> None:
+    """AT+CGDCONT=<cid>[,<PDP_type>[,<APN>]] (27.007 10.1.1); it shares the
+    profile table with AT+QICSGP, as the module's contexts are one table (the
+    719 reproduction sets both: captures C11, ``AT+CGDCONT=1,"IPV4V6","TM"``).
+    """
+    state = ctx.module.network
+    if cmd.form is Form.TEST:
+        for kind in ("IP", "IPV6", "IPV4V6"):
+            ctx.info(f'+CGDCONT: (1-15),"{kind}",,,(0-2),(0-4),(0-1),(0-1)')
+        return
+    if cmd.form is Form.READ:
+        with state.lock:
+            for cid in sorted(state.profiles):
+                prof = state.profiles[cid]
+                kind = {1: "IP", 2: "IPV6", 3: "IPV4V6"}.get(prof.context_type, "IP")
+                address = state.active.get(cid, "0.0.0.0")
+                ctx.info(f'+CGDCONT: {cid},"{kind}","{prof.apn}","{address}",0,0,0,0')
+        return
+    if cmd.form is not Form.WRITE:
+        raise CommandFailed(None)
+    cid = int_param(cmd, 0, 1, 15)
+    with state.lock:
+        if len(cmd.args) == 1:
+            if cid in state.active:
+                raise CommandFailed(None)
+            state.profiles.pop(cid, None)  # 27.007: <cid> alone undefines it
+            return
+        kind = str_param(cmd, 1, quoted=True).upper()
+        if kind not in _PDP_TYPES:
+            raise CommandFailed(None)
+        apn = str_param(cmd, 2, quoted=True, default="", max_len=62)
+        if cid in state.active:
+            raise CommandFailed(None)  # a context in use is not redefined
+        prof = state.profiles.setdefault(cid, PdpProfile())
+        prof.context_type = _CGDCONT_TYPE.get(kind, 1)
+        prof.apn = apn
+
+
+def cgact(ctx: Ctx, cmd: Command) -> None:
+    """AT+CGACT=<state>[,<cid>] and AT+CGACT? (27.007 10.1.10) on the same
+    contexts as AT+QIACT/AT+QIDEACT: activating an active one is OK here (27.007
+    says so), unlike AT+QIACT."""
+    module = ctx.module
+    state = module.network
+    if cmd.form is Form.TEST:
+        ctx.info("+CGACT: (0,1)")
+        return
+    if cmd.form is Form.READ:
+        with state.lock:
+            for cid in sorted(set(state.profiles) | set(state.active)):
+                ctx.info(f"+CGACT: {cid},{1 if cid in state.active else 0}")
+        return
+    if cmd.form is not Form.WRITE:
+        raise CommandFailed(None)
+    max_args(cmd, 2)
+    on = int_param(cmd, 0, 0, 1)
+    cid = int_param(cmd, 1, 1, 16, default=1)
+    with state.lock:
+        if not on:
+            state.active.pop(cid, None)
+            state.dns.pop(cid, None)
+            return
+        if cid in state.active:
+            return
+        if _reg_stat(module) != 1 or len(state.active) >= MAX_ACTIVE:
+            raise CommandFailed(None)
+        state.active[cid] = _address(module, cid)
+        if not any(s != "0.0.0.0" for s in state.dns.get(cid, NO_DNS)):
+            state.dns[cid] = NETWORK_DNS
+
+
+def qcfg(ctx: Ctx, cmd: Command) -> None:
+    """AT+QCFG="nccconf"[,<value>] (HTTP note 4.3 solution 3: ``AT+QCFG=
+    "nccconf",201`` enables ePCO); other AT+QCFG settings answer ERROR here."""
+    module = ctx.module
+    if cmd.form is Form.TEST:
+        ctx.info('+QCFG: "nccconf",<value>')
+        return
+    if cmd.form is not Form.WRITE:
+        raise CommandFailed(None)
+    max_args(cmd, 2)
+    if str_param(cmd, 0, quoted=True).lower() != "nccconf":
+        raise CommandFailed(None)
+    arg = cmd.arg(1)
+    if arg is None:
+        ctx.info(f'+QCFG: "nccconf",{module.nccconf:X}')
+        return
+    if arg.quoted:
+        raise CommandFailed(None)
+    try:
+        # The note writes 201 for the ePCO bit set: a hexadecimal bit mask.
+        value = int(arg.text, 16)
+    except ValueError:
+        raise CommandFailed(None) from None
+    if not 0 <= value <= 0xFFFF:
+        raise CommandFailed(None)
+    module.nccconf = value  # takes effect at the next registration (note 4.3)
+
+
 REGISTRY = Registry(
     extended={
+        "+CGDCONT": cgdcont,
+        "+CGACT": cgact,
+        "+QCFG": qcfg,
         "+CPIN": cpin,
         "+CEREG": _registration("CEREG"),
         "+CGREG": _registration("CGREG"),

@@ -66,6 +66,9 @@ class Simulator:
       ``pty`` (True) to also open a pseudo-terminal.
     - ``pdp_address`` ("10.7.157.1"): printed by ``AT+QIACT?`` for context 1.
     - ``boot_delay`` (2.0 module seconds): how long a reboot takes.
+    - ``app_rdy`` (None = per model: BG95/BG77 yes, BG96 no): whether boots
+      end with ``APP RDY``; ``app_rdy_delay`` (None = 2.0 module seconds):
+      how long after ``RDY`` it comes, most commands answering ``ERROR`` meanwhile.
     - ``coap_ack_prefix`` (None): overrides the profile's ``+QCOAPACK`` spelling
       (``"+COAPACK"`` reproduces the CoAP note's examples).
     - ``ufs_size`` (8 MiB), ``transcript_size`` (10000 chunks kept).
@@ -89,6 +92,8 @@ class Simulator:
         pdp_address: str = "10.7.157.1",
         boot_delay: float = 2.0,
         coap_ack_prefix: str | None = None,
+        app_rdy: bool | None = None,
+        app_rdy_delay: float | None = None,
         ufs_size: int = 8 * 1024 * 1024,
         transcript_size: int = 10000,
     ) -> None:
@@ -96,7 +101,12 @@ class Simulator:
             raise ValueError("time_scale must be > 0")
         if cmee not in (0, 1, 2):
             raise ValueError("cmee must be 0, 1 or 2")
-        self.profile: FirmwareProfile = profile(firmware, coap_ack_prefix=coap_ack_prefix)
+        self.profile: FirmwareProfile = profile(
+            firmware,
+            coap_ack_prefix=coap_ack_prefix,
+            app_rdy=app_rdy,
+            app_rdy_delay=app_rdy_delay,
+        )
         options = Options(
             echo=echo,
             cmee=cmee,
@@ -225,6 +235,11 @@ class Simulator:
         """True between a reboot and its boot URCs."""
         return self._module.booting
 
+    @property
+    def ready(self) -> bool:
+        """True once the last boot URC (``APP RDY`` where the model prints it) is out."""
+        return not self._module.booting and self._module.app_ready
+
     def queue_coap_tokens(self, *tokens: bytes) -> None:
         """Tokens for the next ``AT+QCOAPHEADER=...,1`` (auto token) sends, in order,
         before the seeded RNG takes over (to replay captures such as the CoAP note's
@@ -240,9 +255,9 @@ class Simulator:
         self._module.reboot()
 
     def wait_booted(self, timeout: float = 10.0) -> bool:
-        """Wait until a reboot has finished; False on timeout."""
+        """Wait until a reboot has finished (``APP RDY`` too); False on timeout."""
         deadline = time.monotonic() + timeout
-        while self._module.booting:
+        while not self.ready:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.01)

@@ -1,0 +1,287 @@
+"""Issue 15: the simulator does what real modules do in public logs, and the client copes.
+
+Each test names its public source. Simulator tests speak raw AT over the TCP
+port (bytes, not our client); client tests drive ``Modem`` against the profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from lpwa import Modem, errors
+from lpwa.sim import Simulator
+
+BG95 = "BG95M3LAR02A03_01.204.01.204"
+
+
+def _rx(sim: Simulator) -> bytes:
+    return sim.transcript_bytes("out", port="socket")
+
+
+# -- boot after AT+CFUN=1,1 -------------------------------------------------------
+
+
+def test_cfun_reboot_prints_powered_down_and_stale_pdpdeact_then_ignores_input(
+    make_sim: Callable[..., Simulator], at: Callable[..., object]
+) -> None:
+    # vshymanskyy/TinyGSM issue #157 (BG96MAR02A07M1G): "AT+CFUN=1,1" -> OK,
+    # POWERED DOWN, +QIURC: "pdpdeact",1, a run of unanswered "AT", then RDY.
+    sim = make_sim(boot_delay=40)  # 2 s real at the fixture's time scale
+    client = at(sim)
+    client.send(b"ATE0\r")
+    client.read_final()
+    assert client.command("AT+QIACT=1") == b"\r\nOK\r\n"
+    client.send(b"AT+CFUN=1,1\r")
+    client.expect(b'\r\nOK\r\n\r\nPOWERED DOWN\r\n\r\n+QIURC: "pdpdeact",1\r\n')
+    for _ in range(3):
+        client.send(b"AT\r")  # no echo, no answer: the next bytes are the boot's
+    client.expect(
+        b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\n+QUSIM: 1\r\n\r\n+QIND: SMS DONE\r\n",
+        timeout=10,
+    )
+    assert client.command("AT") == b"AT\r\r\nOK\r\n"  # BG96: no APP RDY, ready at RDY
+    assert client.command("AT+QIACT?") == b"AT+QIACT?\r\r\nOK\r\n"  # the context is gone
+
+
+def test_bg95_refuses_commands_between_rdy_and_app_rdy(
+    make_sim: Callable[..., Simulator], at: Callable[..., object]
+) -> None:
+    # zephyrproject-rtos/zephyr PR #57110: a BG95 "replies with RDY when it's not
+    # fully initialized and AT commands sent ... after this point would result
+    # in modem reply of ERROR"; APP RDY says it is ready (issue 15: APP RDY last).
+    sim = make_sim(firmware=BG95, app_rdy_delay=60)  # 3 s real
+    client = at(sim)
+    client.command("AT")
+    sim.reboot()
+    client.expect(
+        b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\n+QUSIM: 1\r\n\r\n+QIND: SMS DONE\r\n",
+        timeout=10,
+    )
+    assert not sim.ready
+    # A plain ERROR although AT+CMEE is 1 at power-up.
+    assert client.command("AT+CPIN?") == b"AT+CPIN?\r\r\nERROR\r\n"
+    assert client.command("ATI") == b"ATI\r\r\nERROR\r\n"
+    assert client.command("AT") == b"AT\r\r\nOK\r\n"
+    client.expect(b"\r\nAPP RDY\r\n", timeout=10)
+    assert sim.ready
+    assert client.command("AT+CPIN?") == b"AT+CPIN?\r\r\n+CPIN: READY\r\n\r\nOK\r\n"
+
+
+def test_bg96_build_with_app_rdy_is_a_profile_option(
+    make_sim: Callable[..., Simulator], at: Callable[..., object]
+) -> None:
+    # FreeRTOS-Cellular-Interface-Reference-Quectel-BG96 issue #17: newer BG96
+    # manuals say to wait for APP RDY, older BG96 builds never print it.
+    sim = make_sim(app_rdy=True)
+    client = at(sim)
+    client.command("AT")
+    sim.reboot()
+    client.expect(
+        b"\r\nRDY\r\n\r\n+CFUN: 1\r\n\r\n+CPIN: READY\r\n\r\n+QUSIM: 1\r\n\r\n+QIND: SMS DONE\r\n"
+        b"\r\nAPP RDY\r\n",
+        timeout=10,
+    )
+
+
+def test_simulator_is_ready_when_start_returns(make_sim: Callable[..., Simulator]) -> None:
+    sim = make_sim(firmware=BG95, app_rdy_delay=600)
+    assert sim.ready and not sim.booting
+    with Modem.open(sim.url) as modem:
+        assert modem.network.sim_status() == "READY"
+
+
+# -- the client copes ---------------------------------------------------------------
+
+
+def test_modem_opens_a_bg95_between_rdy_and_app_rdy(make_sim: Callable[..., Simulator]) -> None:
+    # Issue 15 "Shows": a BG95 that prints APP RDY 2 s after RDY.
+    sim = make_sim(firmware=BG95, app_rdy_delay=100)  # 5 s real
+    sim.reboot()
+    with Modem.open(sim.url) as modem:
+        assert sim.ready
+        # AT+CMEE=1 got ERROR while booting and was tried again.
+        assert sim.transcript_bytes("in").count(b"AT+CMEE=1\r") >= 2
+        assert b"\r\nERROR\r\n" in _rx(sim)
+        assert (modem.model, modem.variant, modem.revision) == ("BG95", "BG95-M3", BG95[:14])
+        assert modem.firmware == BG95
+        assert modem.network.sim_status() == "READY"
+
+
+def test_modem_open_waits_for_a_module_that_ignores_input(
+    make_sim: Callable[..., Simulator],
+) -> None:
+    # TinyGSM issue #157 / zephyr issue #88686: no echo, no answer while booting.
+    sim = make_sim(boot_delay=80)  # 4 s real of silence
+    sim.reboot()
+    with Modem.open(sim.url) as modem:
+        assert not sim.booting
+        assert modem.network.sim_status() == "READY"
+
+
+def test_modem_reboot_of_a_bg95_waits_for_app_rdy(make_sim: Callable[..., Simulator]) -> None:
+    sim = make_sim(firmware=BG95, app_rdy_delay=100)
+    with Modem.open(sim.url) as modem:
+        modem.network.activate(1)
+        before = sim.transcript_bytes("in").count(b"AT+CMEE=1\r")
+        modem.reboot()
+        # Set-up ran to the end only after APP RDY; refusals were retried.
+        assert sim.ready
+        assert sim.transcript_bytes("in").count(b"AT+CMEE=1\r") - before >= 2
+        assert modem.network.status() == []
+
+
+def test_setup_does_not_retry_what_a_ready_module_refuses(
+    make_sim: Callable[..., Simulator],
+) -> None:
+    # AT+CMEE=1 was accepted, so the module is up: the ERROR to a bad URC port
+    # is its answer and is raised at once, not retried for READY_TIMEOUT.
+    sim = make_sim()
+    with pytest.raises(errors.CommandError):
+        Modem.open(sim.url, urc_port="nowhere")
+    sent = sim.transcript_bytes("in")
+    assert sent.count(b'AT+QURCCFG="urcport","nowhere"\r') == 1
+
+
+# -- state-dependent answers ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("cmee", [1, 2])
+def test_qidnscfg_on_an_inactive_context_is_a_plain_error(
+    make_sim: Callable[..., Simulator], at: Callable[..., object], cmee: int
+) -> None:
+    # Azure/embedded-wireless-framework issue #20 (BG96, CMEE=1 set earlier):
+    # [SEND] AT+QIDNSCFG=1\r  [RECV] \r\nERROR\r\n; the write form failed too.
+    client = at(make_sim(cmee=cmee, echo=False))
+    assert client.command("AT+QIDNSCFG=1") == b"\r\nERROR\r\n"
+    assert client.command('AT+QIDNSCFG=1,"8.8.8.8","8.8.4.4"') == b"\r\nERROR\r\n"
+    # The same log: AT+QIACT? with nothing active is a bare OK.
+    assert client.command("AT+QIACT?") == b"\r\nOK\r\n"
+    assert client.command("AT+QIACT=1") == b"\r\nOK\r\n"
+    assert client.command("AT+QIDNSCFG=1") == (
+        b'\r\n+QIDNSCFG: 1,"10.7.0.53","10.7.0.54"\r\n\r\nOK\r\n'
+    )
+    assert client.command("AT+QIACT=1") == b"\r\nERROR\r\n"  # already active
+
+
+def test_cgdcont_cgact_and_nccconf(
+    make_sim: Callable[..., Simulator], at: Callable[..., object]
+) -> None:
+    # Captures C11 (the 719 reproduction) sets AT+CGDCONT=1,"IPV4V6","TM";
+    # HTTP note 4.3 solution 3 is AT+QCFG="nccconf",201.
+    client = at(make_sim(echo=False))
+    assert client.command('AT+CGDCONT=1,"IPV4V6","TM"') == b"\r\nOK\r\n"
+    assert client.command("AT+CGDCONT?") == (
+        b'\r\n+CGDCONT: 1,"IPV4V6","TM","0.0.0.0",0,0,0,0\r\n\r\nOK\r\n'
+    )
+    assert client.command("AT+QICSGP=1") == b'\r\n+QICSGP: 3,"TM","","",0\r\n\r\nOK\r\n'
+    assert client.command('AT+CGDCONT=1,"X25","TM"') == b"\r\nERROR\r\n"
+    assert client.command("AT+CGACT=1,1") == b"\r\nOK\r\n"
+    assert client.command("AT+CGACT?") == b"\r\n+CGACT: 1,1\r\n\r\nOK\r\n"
+    assert client.command("AT+QIACT?") == b'\r\n+QIACT: 1,1,3,"10.7.157.1"\r\n\r\nOK\r\n'
+    assert client.command("AT+CGACT=0,1") == b"\r\nOK\r\n"
+    assert client.command("AT+QIACT?") == b"\r\nOK\r\n"
+    assert client.command('AT+QCFG="nccconf",201') == b"\r\nOK\r\n"
+    assert client.command('AT+QCFG="nccconf"') == b'\r\n+QCFG: "nccconf",201\r\n\r\nOK\r\n'
+    assert client.command('AT+QCFG="nccconf",XYZ') == b"\r\nERROR\r\n"
+
+
+def test_client_activate_is_idempotent_on_a_module_refusing_reactivation(
+    sim: Simulator,
+) -> None:
+    with Modem.open(sim.url) as modem:
+        first = modem.network.activate(1)
+        assert modem.network.activate(1) == first  # no second AT+QIACT=1 (-> ERROR)
+
+
+# -- HTTP as real modules and servers do it -------------------------------------------
+
+
+def test_get_without_content_length_and_a_body_that_pauses(
+    sim: Simulator, http_server: object
+) -> None:
+    # Captures C12 (SeeedJP/WioLTEforArduino issue #14, an EC21-J on the same
+    # QHTTP stack): "+QHTTPGET: 0,200" with no length, and a QHTTPREAD body
+    # that pauses mid-stream. The server really pauses (/slow: 4 pieces 1 s
+    # apart); the client waits gaps up to <wait_time>.
+    with Modem.open(sim.url) as modem:
+        modem.network.activate(1)
+        url = http_server.url("/slow/4000?delay=1")  # type: ignore[attr-defined]
+        response = modem.http.get(url, wait_time=30)
+        assert response.status_code == 200
+        assert len(response.content) == 4000
+    out = _rx(sim)
+    assert b"\r\n+QHTTPGET: 0,200\r\n" in out or b"\r\n+QHTTPGET: 0,200," in out
+
+
+class _PtyAT:
+    """A raw AT client on the simulator's pty (the second port)."""
+
+    def __init__(self, path: str) -> None:
+        import os
+        import termios
+        import tty
+
+        self._os = os
+        self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+        tty.setraw(self.fd, termios.TCSANOW)
+
+    def send(self, data: bytes) -> None:
+        self._os.write(self.fd, data)
+
+    def read_until(self, end: bytes, timeout: float = 5.0) -> bytes:
+        import select
+        import time
+
+        got = b""
+        deadline = time.monotonic() + timeout
+        while end not in got:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {end!r} in {got!r}"
+            ready, _, _ = select.select([self.fd], [], [], left)
+            if ready:
+                got += self._os.read(self.fd, 4096)
+        return got
+
+    def close(self) -> None:
+        self._os.close(self.fd)
+
+
+def test_second_port_gets_704_while_the_first_is_in_data_mode(
+    sim: Simulator, at: Callable[..., object]
+) -> None:
+    # HTTP note 4.4: "+CME ERROR: 704 ... the module only supports one port in
+    # data mode at a time". The socket port enters data mode (QHTTPURL waits for
+    # the URL); the pty's QHTTPURL is refused at once instead of hanging.
+    socket_port = at(sim)
+    socket_port.send(b"ATE0\r")  # type: ignore[attr-defined]
+    socket_port.read_final()  # type: ignore[attr-defined]
+    socket_port.send(b"AT+QHTTPURL=22,60\r")  # type: ignore[attr-defined]
+    socket_port.expect(b"\r\nCONNECT\r\n")  # type: ignore[attr-defined]
+    pty = _PtyAT(sim.pty)
+    try:
+        pty.send(b"AT+QHTTPURL=10,5\r")
+        assert pty.read_until(b"704\r\n").endswith(b"\r\n+CME ERROR: 704\r\n")
+        socket_port.send(b"http://127.0.0.1:9/x/y")  # type: ignore[attr-defined]
+        socket_port.expect(b"\r\nOK\r\n")  # type: ignore[attr-defined]
+        pty.send(b"AT+QHTTPURL?\r")
+        assert b"+QHTTPURL: http://127.0.0.1:9/x/y" in pty.read_until(b"OK\r\n")
+    finally:
+        pty.close()
+
+
+def test_client_gets_a_typed_704_from_a_busy_module(
+    sim: Simulator, at: Callable[..., object]
+) -> None:
+    # Another program on the other port is in data mode (a long input time):
+    # the client gets the typed 704 at once, which modem.http retries (note 4.4).
+    with Modem.open(sim.pty) as modem:
+        socket_port = at(sim)
+        socket_port.send(b"AT+QHTTPURL=22,65535\r")  # type: ignore[attr-defined]
+        socket_port.read_until(b"CONNECT\r\n")  # type: ignore[attr-defined]
+        with pytest.raises(errors.HTTPUARTBusyError):
+            modem.command("AT+QHTTPURL=10,5", data=b"http://x/y")
+        socket_port.send(b"http://127.0.0.1:9/x/y")  # type: ignore[attr-defined]
+        socket_port.read_until(b"OK\r\n")  # type: ignore[attr-defined]
+        assert modem.command("AT+QHTTPURL?").lines == ("+QHTTPURL: http://127.0.0.1:9/x/y",)
