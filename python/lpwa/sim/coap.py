@@ -40,7 +40,15 @@ from lpwa.errors import ParameterError
 from lpwa.sim import dns
 from lpwa.sim.atparse import Command, Form
 from lpwa.sim.coap_client import CoapSession
-from lpwa.sim.datagram import HANDSHAKE_TIME, DatagramLink, DtlsFailure, DtlsLink, UdpLink, read_psk
+from lpwa.sim.datagram import (
+    HANDSHAKE_TIME,
+    R_DTLS,
+    DatagramLink,
+    DtlsFailure,
+    DtlsLink,
+    UdpLink,
+    read_psk,
+)
 from lpwa.sim.engine import Registry
 from lpwa.sim.params import CommandFailed, int_param, max_args, str_param
 
@@ -212,7 +220,12 @@ def _link(module: Module, slot: ClientSlot, address: tuple[str, int]) -> Datagra
     ssl = module.ssl.contexts[slot.dtls_ctx]
     psk = read_psk(module.ufs, slot.dtls_ctx)
     seconds = min(float(ssl.negotiatetime), HANDSHAKE_TIME)
-    return DtlsLink(address, psk, ssl, handshake_time=module.scaled(seconds))
+    try:
+        return DtlsLink(address, psk, ssl, handshake_time=module.scaled(seconds))
+    except (DtlsFailure, OSError):
+        raise
+    except Exception as exc:
+        raise DtlsFailure(R_DTLS, f"DTLS setup failed: {exc!r}") from None
 
 
 def qcoapclose(ctx: Ctx, cmd: Command) -> None:
