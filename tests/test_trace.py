@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import time
@@ -316,3 +317,35 @@ def test_large_mixed_capture_stats(tmp_path: Path) -> None:
     assert stats["events"] == 61 * n
     assert stats["body_bytes"] == body_bytes
     assert stats["input_bytes"] == path.stat().st_size
+
+
+def test_ctrl_c_while_waiting_for_input_exits_130() -> None:
+    """The Rust reader waits without the GIL; SIGINT still reaches Python."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lpwa.cli", "trace", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        proc.stdin.write(b"AT\r\r\nOK\r\n")
+        proc.stdin.flush()
+        assert proc.stdout.readline() == b'{"kind": "echo", "text": "AT"}\n'  # it is reading
+        # A signal landing between two reads is seen before the next read;
+        # one landing in the instant before the read system call is not (as
+        # in CPython's own reads), so it is sent again, a bounded number of times.
+        for _ in range(100):
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        assert proc.wait(timeout=TIMEOUT) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=TIMEOUT)
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            stream.close()

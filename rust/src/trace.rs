@@ -750,8 +750,9 @@ impl Trace {
 
 /// Run `lpwa trace` from `input` to `output`: JSON lines written after each
 /// read (so a live pipe is decoded as it arrives), or the `--stats` summary
-/// at the end. `interrupted` is asked what to do when a read or write is
-/// interrupted by a signal (Err stops the run). Returns the counts.
+/// at the end. `interrupted` runs the caller's signal handlers (Err stops
+/// the run): before each write of output, so a long decode answers Ctrl-C,
+/// and when a read or write is interrupted by a signal. Returns the counts.
 pub fn run<R: Read, W: Write>(
     mut input: R,
     mut output: W,
@@ -763,6 +764,7 @@ pub fn run<R: Read, W: Write>(
     let mut buf = vec![0u8; READ_SIZE];
     let mut out = Vec::with_capacity(READ_SIZE * 2);
     loop {
+        interrupted()?; // a signal that came between reads
         let n = match input.read(&mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {
@@ -799,6 +801,7 @@ pub fn run_log<R: Read, W: Write>(
     let mut chosen = dialect;
     let mut log: Option<LogDecoder> = None;
     loop {
+        interrupted()?; // a signal that came between reads
         let n = match input.read(&mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {
@@ -834,6 +837,7 @@ pub(crate) fn write_retrying<W: Write>(
     mut data: &[u8],
     interrupted: &mut impl FnMut() -> io::Result<()>,
 ) -> io::Result<()> {
+    interrupted()?;
     while !data.is_empty() {
         match output.write(data) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
