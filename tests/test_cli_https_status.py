@@ -14,8 +14,6 @@ status code with a ``Location`` header.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,20 +22,12 @@ from pathlib import Path
 import pytest
 import trustme
 
+from cli_run import lpwa
 from lpwa.sim import Simulator
 from servers import HTTPTestServer, pattern_bytes
 
 TIMEOUT = 60
 INSECURE_WARNING = "lpwa: warning: --insecure: the server's certificate is not verified"
-
-
-def lpwa(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "lpwa", *args],
-        capture_output=True,
-        timeout=TIMEOUT,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -10,26 +10,16 @@ against its ``socket://`` port; the configuration is read with raw AT commands
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from cli_run import lpwa
 from conftest import RawAT
 from lpwa.sim import Simulator
 from servers import CoAPTestServer, HTTPTestServer, pattern_bytes
 
 TIMEOUT = 60
 STORED = 'AT+QICSGP=1,1,"iot.operator.example","fleet","s3cret",2'
-
-
-def lpwa(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "lpwa", *args],
-        capture_output=True,
-        timeout=TIMEOUT,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def query(at: Callable[[Simulator], RawAT], sim: Simulator, line: str) -> list[str]:

@@ -10,11 +10,10 @@ hooked on a real channel to a simulator for the commands the CLI has no option f
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 
 import pytest
 
+from cli_run import lpwa
 from lpwa.at import ATChannel
 from lpwa.cli.verbose import ATTrace, escape
 from lpwa.modem import Modem
@@ -23,15 +22,6 @@ from servers import HTTPTestServer
 
 TIMEOUT = 60
 SECRET = "s3cret-Zq9"
-
-
-def lpwa(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "lpwa", *args],
-        capture_output=True,
-        timeout=TIMEOUT,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_verbose_shows_both_directions_escaped(http_server: HTTPTestServer) -> None:

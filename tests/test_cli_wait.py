@@ -20,18 +20,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from cli_run import lpwa as run_lpwa
 from lpwa.cli.progress import Spinner
 
 BOUND = 40  # seconds: far below the 61 s / 190 s waits the options replace
 
 
 def lpwa(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "lpwa", *args],
-        capture_output=True,
-        timeout=BOUND,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_lpwa(*args, timeout=BOUND)
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from cli_run import lpwa
 from lpwa.at.transport import Transport, holders_hint, port_holders
 from lpwa.errors import TransportError
 from lpwa.modem import Modem
@@ -67,15 +68,6 @@ def hold() -> Iterator[Callable[[str, str], int]]:
         assert proc.stdin is not None
         proc.stdin.close()
         proc.wait(10)
-
-
-def lpwa(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "lpwa", *args],
-        capture_output=True,
-        timeout=TIMEOUT,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_a_port_modemmanager_holds_is_refused_naming_it(
