@@ -26,7 +26,6 @@ from cli_run import lpwa
 from lpwa.sim import Simulator
 from servers import HTTPTestServer, pattern_bytes
 
-TIMEOUT = 60
 INSECURE_WARNING = "lpwa: warning: --insecure: the server's certificate is not verified"
 
 

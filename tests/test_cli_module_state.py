@@ -18,7 +18,6 @@ from conftest import RawAT
 from lpwa.sim import Simulator
 from servers import CoAPTestServer, HTTPTestServer, pattern_bytes
 
-TIMEOUT = 60
 STORED = 'AT+QICSGP=1,1,"iot.operator.example","fleet","s3cret",2'
 
 

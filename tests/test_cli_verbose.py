@@ -20,7 +20,6 @@ from lpwa.modem import Modem
 from lpwa.sim import Simulator
 from servers import HTTPTestServer
 
-TIMEOUT = 60
 SECRET = "s3cret-Zq9"
 
 

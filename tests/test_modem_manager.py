@@ -25,7 +25,6 @@ pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="/proc/<pid>/fd is Linux's"
 )
 
-TIMEOUT = 60
 UDEV_RULE = 'ENV{ID_MM_PORT_IGNORE}="1"'
 
 HOLDER = """
