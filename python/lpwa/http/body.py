@@ -24,7 +24,7 @@ import contextlib
 import logging
 import secrets
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Union
 
 from lpwa.at.fields import quote
 from lpwa.errors import (
@@ -344,7 +344,8 @@ class FileBody:
         return self.name, self._handle
 
 
-RawBody = ReadBody | FileBody
+# Union, not |: the abi3 wheel supports Python 3.9, where | between classes fails.
+RawBody = Union[ReadBody, FileBody]
 
 
 def discard(ufs: UFS, name: str, handle: int | None) -> None:
