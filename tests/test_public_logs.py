@@ -285,3 +285,102 @@ def test_client_gets_a_typed_704_from_a_busy_module(
         socket_port.send(b"http://127.0.0.1:9/x/y")  # type: ignore[attr-defined]
         socket_port.read_until(b"OK\r\n")  # type: ignore[attr-defined]
         assert modem.command("AT+QHTTPURL?").lines == ("+QHTTPURL: http://127.0.0.1:9/x/y",)
+
+
+# -- a wedged HTTP stack, module state across a host restart -------------------------
+
+
+def _ready(sim: Simulator, at: Callable[..., object]) -> object:
+    client = at(sim)
+    client.send(b"ATE0\r")  # type: ignore[attr-defined]
+    client.read_final()  # type: ignore[attr-defined]
+    assert client.command("AT+QIACT=1") == b"\r\nOK\r\n"  # type: ignore[attr-defined]
+    return client
+
+
+def _get(client: object, url: str) -> bytes:
+    raw = url.encode()
+    client.send(f"AT+QHTTPURL={len(raw)},80\r".encode())  # type: ignore[attr-defined]
+    client.expect(b"\r\nCONNECT\r\n")  # type: ignore[attr-defined]
+    client.send(raw)  # type: ignore[attr-defined]
+    client.expect(b"\r\nOK\r\n")  # type: ignore[attr-defined]
+    client.send(b"AT+QHTTPGET=80\r")  # type: ignore[attr-defined]
+    client.expect(b"\r\nOK\r\n")  # type: ignore[attr-defined]
+    return client.read_until(b"\r\n", timeout=10) + client.read_until(b"\r\n", timeout=10)  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.mark.parametrize("cure", ["reactivate", "reboot"])
+def test_wedged_stack_fails_until_the_chapter_4_cure(
+    make_sim: Callable[..., Simulator], at: Callable[..., object], http_server: object, cure: str
+) -> None:
+    # Captures C13 (SeeedJP/WioLTEforArduino issue #38): after 20-300 requests the
+    # stack fails every request until reset + re-activation; HTTP note 4.5: the
+    # cure for failing requests is AT+QIDEACT + AT+QIACT, 4.2: else reboot.
+    sim = make_sim(http_wedge_after=2, http_wedge_cure=cure)
+    client = _ready(sim, at)
+    url = http_server.url("/bytes/3")  # type: ignore[attr-defined]
+    assert _get(client, url) == b"\r\n+QHTTPGET: 0,200,3\r\n"
+    assert _get(client, url) == b"\r\n+QHTTPGET: 0,200,3\r\n"
+    assert _get(client, url) == b"\r\n+QHTTPGET: 710\r\n"
+    assert client.command("AT+QHTTPPOST=3,80,80") == b"\r\n+CME ERROR: 710\r\n"  # type: ignore[attr-defined]
+    assert client.command("AT+QIDEACT=1") == b"\r\nOK\r\n"  # type: ignore[attr-defined]
+    assert client.command("AT+QIACT=1") == b"\r\nOK\r\n"  # type: ignore[attr-defined]
+    if cure == "reactivate":
+        assert _get(client, url) == b"\r\n+QHTTPGET: 0,200,3\r\n"
+        return
+    assert _get(client, url) == b"\r\n+QHTTPGET: 710\r\n"
+    sim.reboot()
+    assert sim.wait_booted(10)
+    client = _ready(sim, at)
+    assert _get(client, url) == b"\r\n+QHTTPGET: 0,200,3\r\n"
+
+
+def test_module_state_survives_a_host_restart(
+    sim: Simulator, at: Callable[..., object], http_server: object, coap_server: object
+) -> None:
+    # The module keeps its sessions when the host program dies: a response not
+    # yet read is still there for the next connection, and a CoAP client id
+    # still open answers -10 (CoAP note table 5, "identifier occupied").
+    first = _ready(sim, at)
+    assert _get(first, http_server.url("/bytes/5")) == b"\r\n+QHTTPGET: 0,200,5\r\n"  # type: ignore[attr-defined]
+    host, port = "127.0.0.1", coap_server.port  # type: ignore[attr-defined]
+    first.send(f'AT+QCOAPOPEN=0,"{host}",{port}\r'.encode())  # type: ignore[attr-defined]
+    first.expect(b"\r\nOK\r\n\r\n+QCOAPOPEN: 0,0\r\n")  # type: ignore[attr-defined]
+    first.close()  # type: ignore[attr-defined]
+    second = at(sim)
+    second.send(b"ATE0\r")  # type: ignore[attr-defined]
+    second.read_final()  # type: ignore[attr-defined]
+    second.send(b"AT+QHTTPREAD=80\r")  # type: ignore[attr-defined]
+    body = second.read_until(b"+QHTTPREAD: 0\r\n")  # type: ignore[attr-defined]
+    assert body.startswith(b"\r\nCONNECT\r\n") and body.endswith(b"\r\nOK\r\n\r\n+QHTTPREAD: 0\r\n")
+    second.send(f'AT+QCOAPOPEN=0,"{host}",{port}\r'.encode())  # type: ignore[attr-defined]
+    second.expect(b"\r\nOK\r\n\r\n+QCOAPOPEN: 0,-10\r\n")  # type: ignore[attr-defined]
+
+
+def test_restarted_gateway_recovers_its_own_coap_client_only(
+    sim: Simulator, coap_server: object
+) -> None:
+    host, port = "127.0.0.1", coap_server.port  # type: ignore[attr-defined]
+    with Modem.open(sim.url) as first:
+        first.network.activate(1)
+        first.coap.client(0).open(host, port)  # type: ignore[attr-defined]
+        first.coap.client(1).open(host, port)  # type: ignore[attr-defined]
+    # The program restarts and names its own id: 0 is closed, 1 (another
+    # program's) is left alone.
+    with Modem.open(sim.url, recover_coap=[0]) as second:
+        assert second.health().recoveries == {"coap_close": 1}
+        second.coap.client(0).open(host, port)  # type: ignore[attr-defined]
+    assert sim.module.coap.slots[1].session is not None
+
+
+def test_health_counts_errors_by_code_and_reboots(sim: Simulator) -> None:
+    with Modem.open(sim.url) as modem:
+        with pytest.raises(errors.CommandError):
+            modem.command("AT+QHTTPREAD=80")  # 705: no request yet
+        with pytest.raises(errors.CommandError):
+            modem.command("AT+NOSUCH")
+        modem.reboot()
+        report = modem.health()
+        assert report.reboots == 1
+        assert report.errors == {"705": 1, "ERROR": 1}
+        assert report.error_count == 2

@@ -23,17 +23,18 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import serial
 
-from lpwa.at import ATChannel, Reply
+from lpwa.at import ATChannel, Reply, Urc
 from lpwa.at.fields import quote
 from lpwa.at.procedure_lock import Lease, ProcedureLock
-from lpwa.errors import ATTimeout, CMEError, CommandError, ModuleRebooted
+from lpwa.errors import ATTimeout, CMEError, CommandError, ModuleRebooted, ParameterError
 from lpwa.files import Files
+from lpwa.health import Health, HealthReport
 from lpwa.network import Network
 from lpwa.quirks import Quirks, profile_for
 from lpwa.ssl_config import SSLConfig
@@ -87,6 +88,8 @@ class Modem:
         """The full revision ``AT+QGMR`` prints (``BG96MAR02A07M1G_01.016.01.016``)."""
         self.quirks: Quirks = profile_for("")
         self._reboots_seen = channel.reboots
+        self.health_counter = Health()
+        """Counters behind :meth:`health` (protocol APIs count their URC errors here)."""
         self._reboot_hooks: list[Callable[[], None]] = []
         self._init_lock = threading.RLock()
         self._initialising = False
@@ -108,16 +111,23 @@ class Modem:
         *,
         urc_port: str | None = None,
         workaround_719: bool | None = None,
+        recover_coap: Iterable[int] = (),
         **serial_options: Any,
     ) -> Modem:
         """Open ``port`` (pyserial URL, device or pty path) and set the module up.
 
         ``workaround_719`` forces (True) or disables (False) the error-719 padding
         of HTTPS POSTs whatever the quirk table says about this build.
+        ``recover_coap`` names this program's CoAP client ids to close if a
+        previous run left them open (:meth:`recover`; opt-in).
         """
+        coap_ids = list(recover_coap)
         channel = ATChannel.open(port, baudrate, **serial_options)
         try:
-            return cls(channel, urc_port=urc_port, workaround_719=workaround_719)
+            modem = cls(channel, urc_port=urc_port, workaround_719=workaround_719)
+            if coap_ids:
+                modem.recover(coap_ids=coap_ids)
+            return modem
         except BaseException:
             channel.close()
             raise
@@ -235,7 +245,51 @@ class Modem:
         """
         with self._held(repr(line)):
             self.ensure_session()
-            return self.channel.command(line, **options)
+            try:
+                return self.channel.command(line, **options)
+            except CMEError as exc:
+                self.health_counter.error(exc.code)
+                raise
+            except CommandError:
+                self.health_counter.error(None)
+                raise
+
+    def recover(self, *, coap_ids: Iterable[int] = (), timeout: float = 75.0) -> list[int]:
+        """Close the CoAP clients a previous run of this program left open.
+
+        A restarted gateway finds its client ids still open in the module
+        (``AT+QCOAPOPEN`` then answers ``-10``, CoAP note table 5). Only the ids
+        given are closed: the module cannot tell whose they are, so a program
+        names its own and never closes what another port's program owns.
+        The HTTP stack needs nothing here: a response left unread is replaced
+        by the next request, and a request still running makes the next one
+        wait (703, which ``modem.http`` retries). Returns the ids closed.
+        """
+        ids = [int(i) for i in coap_ids]
+        for cid in ids:
+            if isinstance(cid, bool) or not 0 <= cid <= 5:
+                raise ParameterError(f"CoAP client id must be 0-5: {cid}")
+        closed = []
+        with self.procedure():
+            for cid in ids:
+
+                def mine(urc: Urc, cid: int = cid) -> bool:
+                    return urc.name == "+QCOAPCLOSE" and urc.fields[:1] == [str(cid)]
+
+                with self.channel.expect_urc(mine) as waiter:
+                    try:
+                        self.command(f"AT+QCOAPCLOSE={cid}")
+                    except CommandError:
+                        continue  # not open: nothing left behind
+                    waiter.wait(timeout)
+                closed.append(cid)
+                self.health_counter.recovery("coap_close")
+                log.info("%s: closed CoAP client %d left open by a previous run", self, cid)
+        return closed
+
+    def health(self) -> HealthReport:
+        """Reboots seen, errors by code and recovery steps run, so far."""
+        return self.health_counter.report(self.channel.reboots)
 
     def _held(self, what: str) -> contextlib.AbstractContextManager[None]:
         if self.channel.on_dispatcher_thread():

@@ -443,6 +443,8 @@ class Session:
                 handler = self.registry.extended.get(cmd.name)
                 if handler is None:
                     raise CommandFailed(None)
+                if ctx.module.http_wedge.intercept(ctx, cmd):
+                    return
                 handler(ctx, cmd)
                 return
             if rest == "":

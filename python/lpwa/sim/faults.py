@@ -23,6 +23,10 @@
 - ``drop(port=None)``: close the host connection now (``"socket"``, ``"pty"`` or
   both when None). A pty is replaced by a new one (``sim.pty`` changes).
 - ``inject(data, port=None)``: write raw bytes to the host now.
+- ``wedge_http(after, cure="reactivate")``: the HTTP stack serves ``after``
+  more requests, then fails each with 710 until the cure (``"reactivate"``:
+  AT+QIACT, HTTP note 4.5; ``"reboot"``: a reboot) runs; it stays armed (see
+  ``lpwa.sim.wedge``). ``wedge_http(None)`` turns it off.
 - ``clear()``: disarm everything; ``armed`` lists what is armed.
 """
 
@@ -109,8 +113,13 @@ class Faults:
         for channel in self._module.channels_named(port):
             channel.port.write(bytes(data))
 
+    def wedge_http(self, after: int | None, cure: str = "reactivate") -> None:
+        """Wedge the HTTP stack after ``after`` requests until ``cure`` runs (None: off)."""
+        self._module.http_wedge.arm(after, cure)
+
     def clear(self) -> None:
-        """Disarm every fault."""
+        """Disarm every fault (the wedged-stack profile too)."""
+        self._module.http_wedge.arm(None)
         with self._lock:
             for armed in (self._reboot_on, self._drop_on, self._read, self._garbage, self._urc):
                 armed.clear()

@@ -30,6 +30,7 @@ from lpwa.sim.http import HttpState
 from lpwa.sim.network import NetworkState
 from lpwa.sim.tls import SslState
 from lpwa.sim.ufs import UFS
+from lpwa.sim.wedge import HttpWedge
 
 __all__ = ["Module", "Options"]
 
@@ -73,6 +74,8 @@ class Module:
         self.app_ready = True
         """False from RDY to APP RDY (BG95/BG77): most commands answer ERROR."""
         self.closed = False
+        self.http_wedge = HttpWedge()
+        """The wedged-HTTP-stack profile (off unless armed; survives reboots)."""
         self.data_channel: Channel | None = None
         """The port in data mode (CONNECT until the final result), if any."""
         self.channels: list[Channel] = []
@@ -208,6 +211,7 @@ class Module:
         thread.start()
 
     def _reset_state(self) -> None:
+        self.http_wedge.rebooted()
         self.http.close()
         self.coap.close()
         self.network = NetworkState()

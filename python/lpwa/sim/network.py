@@ -242,6 +242,7 @@ def qiact(ctx: Ctx, cmd: Command) -> None:
         state.active[cid] = _address(module, cid)
         if not any(s != "0.0.0.0" for s in state.dns.get(cid, NO_DNS)):
             state.dns[cid] = NETWORK_DNS
+    module.http_wedge.reactivated()  # HTTP note 4.5's cure (lpwa.sim.wedge)
 
 
 def qideact(ctx: Ctx, cmd: Command) -> None:

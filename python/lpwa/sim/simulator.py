@@ -69,6 +69,8 @@ class Simulator:
     - ``app_rdy`` (None = per model: BG95/BG77 yes, BG96 no): whether boots
       end with ``APP RDY``; ``app_rdy_delay`` (None = 2.0 module seconds):
       how long after ``RDY`` it comes, most commands answering ``ERROR`` meanwhile.
+    - ``http_wedge_after`` (None = off), ``http_wedge_cure`` ("reactivate" or
+      "reboot"): the wedged-HTTP-stack profile (``lpwa.sim.wedge``).
     - ``coap_ack_prefix`` (None): overrides the profile's ``+QCOAPACK`` spelling
       (``"+COAPACK"`` reproduces the CoAP note's examples).
     - ``ufs_size`` (8 MiB), ``transcript_size`` (10000 chunks kept).
@@ -94,6 +96,8 @@ class Simulator:
         coap_ack_prefix: str | None = None,
         app_rdy: bool | None = None,
         app_rdy_delay: float | None = None,
+        http_wedge_after: int | None = None,
+        http_wedge_cure: str = "reactivate",
         ufs_size: int = 8 * 1024 * 1024,
         transcript_size: int = 10000,
     ) -> None:
@@ -119,6 +123,7 @@ class Simulator:
             ufs_size=ufs_size,
         )
         self._module = Module(self.profile, options, sim_ready=sim_ready, registered=registered)
+        self._module.http_wedge.arm(http_wedge_after, http_wedge_cure)
         self._host, self._port_number, self._want_pty = host, port, pty
         self._ports: list[Port] = []
         self._sessions: list[Session] = []
