@@ -384,3 +384,102 @@ def test_health_counts_errors_by_code_and_reboots(sim: Simulator) -> None:
         assert report.reboots == 1
         assert report.errors == {"705": 1, "ERROR": 1}
         assert report.error_count == 2
+
+
+def test_python_m_lpwa_sim_is_ready_when_it_prints_its_url() -> None:
+    # Issue 15: a BG95 profile prints APP RDY last; the URL is printed only
+    # once the module is ready, so the first extended command is answered.
+    import socket
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lpwa.sim", "--no-pty", "--firmware", BG95],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        url = ""
+        for _ in range(5):
+            line = proc.stdout.readline()
+            if line.startswith("url: "):
+                url = line.split("url: ", 1)[1].strip()
+                break
+        host, port = url.removeprefix("socket://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(b"AT+CPIN?\r")
+            got = b""
+            while b"OK\r\n" not in got and b"ERROR" not in got:
+                chunk = conn.recv(4096)
+                assert chunk, got
+                got += chunk
+        assert got == b"AT+CPIN?\r\r\n+CPIN: READY\r\n\r\nOK\r\n"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+# -- TLS as configured -------------------------------------------------------------------
+
+
+@pytest.fixture
+def virtual_host(server_cert: object) -> object:
+    """An HTTPS server that, like a virtual-hosting front end, refuses a
+    handshake without SNI (unrecognized_name), certificate for localhost."""
+    import ssl
+
+    from servers import HTTPTestServer
+
+    def require_sni(_sock: object, name: str | None, _ctx: object) -> int | None:
+        return None if name else ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_cert.configure_cert(context)  # type: ignore[attr-defined]
+    context.sni_callback = require_sni  # type: ignore[assignment]
+    server = HTTPTestServer(context)
+    yield server
+    server.close()
+
+
+def test_bg95_default_sni_0_breaks_a_virtual_hosted_server(
+    make_sim: Callable[..., Simulator], at: Callable[..., object], virtual_host: object
+) -> None:
+    # Issue 15: SNI is off by default on BG95 (AT+QSSLCFG="sni",<ctx>,(0,1),
+    # captures C16), which breaks virtual-hosted servers; the module sends the
+    # name only with sni 1.
+    sim = make_sim(firmware=BG95, hosts={"localhost": "127.0.0.1"})
+    client = _ready(sim, at)
+    assert client.command('AT+QHTTPCFG="sslctxid",1') == b"\r\nOK\r\n"  # type: ignore[attr-defined]
+    url = virtual_host.url("/bytes/2", host="localhost")  # type: ignore[attr-defined]
+    assert _get(client, url) == b"\r\n+QHTTPGET: 701\r\n"
+    assert client.command('AT+QSSLCFG="sni",1,1') == b"\r\nOK\r\n"  # type: ignore[attr-defined]
+    assert _get(client, url) == b"\r\n+QHTTPGET: 0,200,2\r\n"
+
+
+def test_client_sends_sni_to_a_virtual_hosted_server(
+    make_sim: Callable[..., Simulator], virtual_host: object, ca_pem: bytes
+) -> None:
+    sim = make_sim(firmware=BG95, hosts={"localhost": "127.0.0.1"})
+    sim.ufs["cacert.pem"] = ca_pem
+    with Modem.open(sim.url) as modem:
+        modem.network.activate(1)
+        modem.ssl.configure(1, seclevel=1, cacert="cacert.pem")  # sets sni=1 too
+        url = virtual_host.url("/bytes/2", host="localhost")  # type: ignore[attr-defined]
+        assert modem.http.get(url).status_code == 200
+
+
+def test_unrequested_bg95_reboot_is_waited_out_before_the_next_command(
+    make_sim: Callable[..., Simulator],
+) -> None:
+    # A brown-out reboot (no AT+CFUN): the next command sets the session up
+    # again, waiting through RDY -> APP RDY instead of failing with ERROR.
+    sim = make_sim(firmware=BG95, app_rdy_delay=60)
+    with Modem.open(sim.url) as modem:
+        with modem.channel.expect_urc("RDY") as rdy:
+            sim.reboot()
+            rdy.wait(10)
+        assert not sim.ready
+        assert modem.network.sim_status() == "READY"
+        assert sim.ready
+        assert modem.health().reboots == 1
