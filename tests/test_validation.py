@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lpwa import Modem
 from lpwa.errors import ParameterError, ParameterTypeError
@@ -196,3 +198,56 @@ def test_a_failed_command_does_not_carry_the_password_in_its_message(sim: Simula
         modem.command('AT+QICSGP=1,9,"apn","user","SecretPw",3')
     assert "SecretPw" not in str(info.value)
     assert '"***"' in str(info.value)
+
+
+# -- the checks themselves, on any input ------------------------------------------
+
+_ANY = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=100),
+    st.binary(max_size=100),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@given(_ANY)
+def test_checks_return_or_raise_parameter_errors_only(value: object) -> None:
+    from lpwa import validate
+
+    checks = [
+        lambda v: validate.integer("n", v, 0, 10),
+        lambda v: validate.seconds("t", v, 0, 60),
+        lambda v: validate.at_string("s", v),
+        lambda v: validate.ufs_name(v),
+        lambda v: validate.data("d", v),
+    ]
+    for check in checks:
+        with contextlib.suppress(ParameterError):
+            check(value)
+
+
+@given(st.text(max_size=100))
+def test_a_quoted_at_string_is_printable_ascii_without_inner_quotes(value: str) -> None:
+    from lpwa import validate
+
+    try:
+        quoted = validate.at_string("s", value)
+    except ParameterError:
+        return
+    inner = quoted[1:-1]
+    assert quoted == f'"{value}"' and '"' not in inner
+    assert all(" " <= c <= "~" for c in inner)
+
+
+def test_integer_refuses_an_index_that_raises() -> None:
+    from lpwa import validate
+
+    class Refusing:
+        def __index__(self) -> int:
+            raise TypeError("no")
+
+    with pytest.raises(ParameterTypeError):
+        validate.integer("n", Refusing(), 0, 1)

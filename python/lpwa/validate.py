@@ -26,9 +26,13 @@ UFS_MAX_NAME = 80
 
 def integer(name: str, value: object, lo: int, hi: int) -> int:
     """``value`` as an int in ``lo..hi``; any integer type but ``bool``."""
+    wrong = f"{name} must be an int, not {type(value).__name__}: {value!r}"
     if isinstance(value, bool) or not hasattr(type(value), "__index__"):
-        raise ParameterTypeError(f"{name} must be an int, not {type(value).__name__}: {value!r}")
-    number = operator.index(value)  # type: ignore[arg-type]
+        raise ParameterTypeError(wrong)
+    try:
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:  # an __index__ that refuses (numpy.bool_)
+        raise ParameterTypeError(wrong) from None
     if not lo <= number <= hi:
         raise ParameterError(f"{name} must be {lo}-{hi}: {number}")
     return number
