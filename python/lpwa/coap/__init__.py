@@ -5,7 +5,8 @@ bytes and immutable ``Message`` values; malformed datagrams raise
 ``MessageFormatError`` (carrying the mid and type when the header was readable), bad
 arguments raise ``lpwa.errors.ParameterError``. ``Type``/``Code`` are the header enums,
 ``ContentFormat`` the media-type registry, ``OPTIONS`` the option registry and
-``Block`` the RFC 7959 block value.
+``Block`` the RFC 7959 block value. ``ReceivedMessage`` is a ``Message`` as the
+module reported it (``unparsed_options``, ``complete``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from lpwa.coap._block import MAX_NUM as BLOCK_MAX_NUM
 from lpwa.coap._block import Block
 from lpwa.coap._typed import PathLike, RawOption, build_options
 from lpwa.coap._wire import MAX_OPTION_LENGTH, MAX_TOKEN_LENGTH, PAYLOAD_MARKER
+from lpwa.coap.atwire import ReceivedMessage
 from lpwa.coap.codes import CODES, TYPES, Code, Type
 from lpwa.coap.formats import MEDIA_TYPES, ContentFormat
 from lpwa.coap.message import Message
@@ -60,6 +62,7 @@ __all__ = [
     "OptionNumber",
     "PathLike",
     "RawOption",
+    "ReceivedMessage",
     "Type",
     "build_options",
     "decode_uint",

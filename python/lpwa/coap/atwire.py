@@ -1,8 +1,8 @@
 """How CoAP messages cross the AT link of a BG96 (AT+QCOAP*), both directions.
 
 The one place where the CoAP note (``spec/004_*``) leaves the bytes open and we
-decide; the simulator prints with these functions and the client parses with them,
-so the two cannot drift apart.
+decide. The simulator prints with these functions; the client parses more than
+they print (``parse_recv``), because a real module may print otherwise.
 
 Decisions, and what they rest on:
 
@@ -15,6 +15,14 @@ Decisions, and what they rest on:
   That is lossless for opaque values (ETag), has no commas or quotes to escape,
   and mirrors the token. The payload length is the last field and the payload's
   raw bytes follow the line's CRLF.
+* Reading, we are tolerant where the note is silent: a value is hex (like the
+  token) whether printed ``12:32``, ``"12:0032"``, ``12:`` or as the pair
+  ``12,"32"``; ``<opt_count>`` picks the layout when it agrees with the number of
+  fields; ``<code>`` may be ``c.dd`` or the ``<code_value>``. Option text that
+  cannot be read is kept raw (``ReceivedMessage.unparsed_options``), never a
+  failed request; the fields that identify the message (client, msgID, code,
+  token, payload length) are strict, and anything malformed there is a
+  ``ProtocolError``, never another exception.
 * The URC carries no message type; a response whose msgID is that of our CON
   request was piggybacked on the ACK (RFC 7252 5.2.1), any other (the answer to
   a NON, a separate response, a notification) is reported as NON unless the
