@@ -514,3 +514,14 @@ def test_responseheader_is_not_toggled_between_the_request_and_its_read(
     off = commands.index(b'AT+QHTTPCFG="responseheader",0\r')
     assert on < request < read < off
     assert modem.files.download("between.bin") == pattern_bytes(3000)
+
+
+def test_temporary_files_an_earlier_program_left_are_removed(
+    modem: Modem, http_server: HTTPTestServer
+) -> None:
+    modem.files.upload("lpwa-0123456789abcdef.tmp", b"left by a program killed mid-read")
+    modem.files.upload("lpwa-keep.tmp", b"a user's file")
+    assert modem.http.get(http_server.url("/chunked/100")).content == pattern_bytes(100)
+    names = {f.name for f in modem.files.list("*")}
+    assert "lpwa-0123456789abcdef.tmp" not in names
+    assert "lpwa-keep.tmp" in names

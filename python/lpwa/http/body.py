@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import secrets
 import time
 from typing import TYPE_CHECKING, Union
@@ -88,6 +89,10 @@ def check_file_name(name: object) -> str:
 def temp_name() -> str:
     """A UFS name no other call (thread, process or host) picks: 64 random bits."""
     return f"lpwa-{secrets.token_hex(8)}.tmp"
+
+
+# What temp_name() makes, and nothing a user would call a file.
+TEMP_NAME = re.compile(r"(?:UFS:)?lpwa-[0-9a-f]{16}\.tmp")
 
 
 class UFS:
@@ -161,6 +166,17 @@ class UFS:
     def close(self, handle: int) -> None:
         """AT+QFCLOSE."""
         self._modem.command(f"AT+QFCLOSE={handle}", timeout=FILE_TIMEOUT)
+
+    def stale(self) -> list[str]:
+        """Temporary files an earlier program left (killed or powered off mid-read)."""
+        reply = self._modem.command('AT+QFLST="*"', timeout=FILE_TIMEOUT)
+        names = []
+        for line in reply.lines:
+            if line.startswith("+QFLST:"):
+                name = line.split(":", 1)[1].strip().split(",", 1)[0].strip('"')
+                if TEMP_NAME.fullmatch(name):
+                    names.append(name.removeprefix("UFS:"))
+        return names
 
     def delete(self, name: str) -> None:
         """AT+QFDEL; a file that is not there is not an error."""

@@ -170,6 +170,7 @@ class HTTP:
         self._pending_lock = threading.RLock()
         self._orphans: list[tuple[str, int | None]] = []
         self._unrestored: dict[str, int] = {}
+        self._swept = False
         modem.on_reboot(self._known.clear)
 
     # -- configuration ------------------------------------------------------------
@@ -265,6 +266,16 @@ class HTTP:
             discard(self._ufs, name, handle)
         if unrestored:
             self._restore_config(unrestored)
+
+    def _sweep(self) -> None:
+        """Once per Modem, before lpwa first needs a temporary file: remove those
+        an earlier program left (one module has one HTTP response at a time, so no
+        other program can be reading through one now)."""
+        if self._swept:
+            return
+        self._swept = True
+        for name in self._ufs.stale():
+            discard(self._ufs, name, None)
 
     def _check_wait(self, wait_time: object) -> int:
         return _seconds("wait_time", wait_time)
@@ -685,6 +696,7 @@ class HTTP:
         """How to read ``response``: by its announced length, else through the UFS."""
         wait = response._wait_time
         if response.content_length is None:
+            self._sweep()
             return FileBody(self._ufs, wait)
         stream = self._modem.channel.stream(
             f"AT+QHTTPREAD={wait}",
@@ -707,6 +719,7 @@ class HTTP:
             if response._with_head:
                 response._set_head(self._ufs.read_head(filename, size)[:-4])
             return
+        self._sweep()
         tmp = temp_name()
         try:
             size = self._ufs.store_response(tmp, wait_time, expected=expected)
