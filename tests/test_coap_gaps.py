@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -369,3 +371,44 @@ def test_overlong_response_line_fails_the_request_and_frees_the_client(
         with pytest.raises(ProtocolError, match="too long"):
             c.get("big", timeout=10)
         assert c.get("small").payload == b"small"
+
+
+# -- malformed result URCs from the module (issue 10 item 12) -------------------------------
+
+
+@pytest.mark.parametrize("urc", ["+QCOAPOPEN: 0", "+QCOAPOPEN: 0,abc", "+QCOAPOPEN: 0,-99999999"])
+def test_malformed_open_result_is_a_protocol_error(
+    make_sim: Callable[..., Simulator], urc: str
+) -> None:
+    # The module is busy in a DTLS handshake to a silent port (bounded at 20 s,
+    # scaled to 5 s) after its OK; the malformed result URC arrives in that time.
+    silent = SilentUdpPort()
+    sim = make_sim(time_scale=0.25)
+    outcome: list[BaseException | None] = []
+    try:
+        with Modem.open(sim.url) as modem:
+            client = modem.coap.client(0)
+            client.use_psk("id", "key")
+
+            def open_it() -> None:
+                try:
+                    client.open("127.0.0.1", silent.port)
+                    outcome.append(None)
+                except BaseException as exc:
+                    outcome.append(exc)
+
+            thread = threading.Thread(target=open_it)
+            thread.start()
+            for _ in range(500):  # bounded: the OK of AT+QCOAPOPEN is on the wire
+                if b"AT+QCOAPOPEN" in sim.transcript_bytes("in") and sim.transcript_bytes(
+                    "out"
+                ).endswith(b"\r\nOK\r\n"):
+                    break
+                time.sleep(0.01)
+            sim.faults.inject(f"\r\n{urc}\r\n".encode())
+            thread.join(15)
+    finally:
+        silent.close()
+
+    assert len(outcome) == 1 and isinstance(outcome[0], ProtocolError), outcome
+    assert "+QCOAPOPEN" in str(outcome[0])
