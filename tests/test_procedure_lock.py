@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 
 import pytest
 
@@ -136,3 +137,39 @@ def test_a_dropped_lease_gives_the_module_back() -> None:
 def test_lease_outside_a_procedure_is_a_bug() -> None:
     with pytest.raises(RuntimeError):
         ProcedureLock("m").lease()
+
+
+def test_each_open_stream_gets_its_own_bounded_wait() -> None:
+    # Two streams one after the other, each open for less than lease_wait but
+    # together for more: a waiting thread must not give up on the sum.
+    lock = ProcedureLock("m", lease_wait=0.6)
+    opened = threading.Event()
+    errors: list[BaseException] = []
+    ran = threading.Event()
+
+    def streams() -> None:
+        with lock.hold():
+            first = lock.lease()
+        opened.set()
+        time.sleep(0.4)
+        with first:  # its reader opens the next stream before letting go
+            first.release()
+            second = lock.lease()
+        time.sleep(0.4)
+        second.release()
+
+    def waiter() -> None:
+        opened.wait(5)
+        try:
+            with lock.hold():
+                ran.set()
+        except ModemBusy as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=streams), threading.Thread(target=waiter)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert errors == []
+    assert ran.is_set()

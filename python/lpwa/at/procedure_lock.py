@@ -126,8 +126,14 @@ class ProcedureLock:
             )
         with self._cond:
             lease_deadline: float | None = None
+            waited_on: weakref.ref[Lease] | None = None
             while not self._free():
                 if self._lease_ref is not None and self._depth == 0:
+                    if self._lease_ref is not waited_on:
+                        # Each open stream gets its own bounded wait, not a
+                        # share of a total across several of them.
+                        waited_on = self._lease_ref
+                        lease_deadline = None
                     if self._lease_opener == me:
                         raise ModemBusy(
                             f"{self.name}: {what} while a streamed response is open in this "

@@ -195,7 +195,10 @@ def http(args: argparse.Namespace) -> int:
                         on_progress=bar,
                         timeout=args.timeout,
                     )
-            _write_body(response.iter_content(), args.output, bar)
+            # Closed whatever the sink does (a broken pipe): the restores below
+            # need the module back.
+            with response:
+                _write_body(response.iter_content(), args.output, bar)
         status = f"HTTP {response.status_code} {response.reason}".rstrip()
         if response.padded_by:
             status += f" (padded by {response.padded_by} bytes against error 719)"
