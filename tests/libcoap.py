@@ -27,6 +27,23 @@ START_ATTEMPTS = 5
 READY_WITHIN = 5.0
 
 
+def _pair_free(port: int) -> bool:
+    """Whether UDP and TCP ``port`` and ``port + 1`` on 127.0.0.1 can be bound now."""
+    probes = [
+        socket.socket(socket.AF_INET, kind)
+        for kind in (socket.SOCK_DGRAM, socket.SOCK_DGRAM, socket.SOCK_STREAM, socket.SOCK_STREAM)
+    ]
+    try:
+        for probe, p in zip(probes, (port, port + 1, port, port + 1)):
+            probe.bind(("127.0.0.1", p))
+    except OSError:
+        return False
+    finally:
+        for probe in probes:
+            probe.close()
+    return True
+
+
 def free_port_pair() -> int:
     """A port P such that P and P+1 (UDP and TCP) were free on 127.0.0.1 just now.
 
@@ -89,6 +106,15 @@ class LibcoapServer:
         errors: list[str] = []
         for _ in range(1 if port is not None else START_ATTEMPTS):
             chosen = free_port_pair() if port is None else port
+            # A given port (the note's 5683/5684) may be held a moment by another run:
+            # wait for it, bounded, so that our ping never reaches someone else's server.
+            if port is not None:
+                for _ in range(40):
+                    if _pair_free(chosen):
+                        break
+                    time.sleep(0.25)
+                else:
+                    raise RuntimeError(f"127.0.0.1 ports {chosen} and {chosen + 1} stay in use")
             # Output to a file, not a pipe nobody reads (a full pipe would stall it).
             self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
             proc = subprocess.Popen(
