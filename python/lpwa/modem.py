@@ -10,7 +10,8 @@ seconds (vshymanskyy/TinyGSM issue #157: ATs unanswered between ``POWERED DOWN``
 and ``RDY``; a BG95 took 13 s to ``RDY``, zephyr issue #88686), and a BG95/BG77
 answers ``ERROR`` between ``RDY`` and ``APP RDY`` (zephyr PR #57110). So setting
 up waits, bounded by ``READY_TIMEOUT``: the sync is retried while the module is
-silent, the set-up commands while they get a plain ``ERROR``, and where the model
+silent (up to ``SILENT_BOOT_TIMEOUT``, then one last attempt), the set-up commands
+while they get a plain ``ERROR``, and where the model
 prints ``APP RDY`` and a ``RDY`` was seen, set-up waits for it.
 
 The protocol APIs hang off it: ``network``, ``ssl``, ``files``, ``http`` and
@@ -50,6 +51,10 @@ REBOOT_TIMEOUT = 30.0
 # How long setting up waits for a booting module to become ready (silent UART,
 # then ERROR until APP RDY): the 13 s to RDY of zephyr issue #88686 and some.
 READY_TIMEOUT = 30.0
+# How long a silent module is given to start answering: a BG95 answered 13.4 s
+# after the first command of a power-up (captures C3); a port with nothing
+# behind it is reported after one more sync attempt past this.
+SILENT_BOOT_TIMEOUT = 15.0
 # Pause between two tries of a set-up command a booting module refused.
 READY_RETRY = 0.25
 # Models that end their boot with APP RDY (BG95/BG77 AT manuals; zephyr PR #57110).
@@ -159,13 +164,15 @@ class Modem:
     def _sync(self, deadline: float) -> None:
         # The module may still be answering a previous program, or be in data
         # mode after one was killed mid-body: prove where the stream stands.
+        start = time.monotonic()
         try:
             self.channel.resync()
             return
         except ATTimeout as exc:
             first = exc
         # A booting module ignores input for seconds: try again until it wakes.
-        while time.monotonic() < deadline:
+        silent_until = min(deadline, start + SILENT_BOOT_TIMEOUT)
+        while time.monotonic() < silent_until:
             log.info("%s: no answer; the module may be booting, retrying", self.channel.name)
             try:
                 self.channel.resync()

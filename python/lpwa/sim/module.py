@@ -15,6 +15,7 @@ the port the last command came from, else (before any command) to every port.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -33,6 +34,8 @@ from lpwa.sim.ufs import UFS
 from lpwa.sim.wedge import HttpWedge
 
 __all__ = ["Module", "Options"]
+
+log = logging.getLogger("lpwa.sim")
 
 PORT_ALIASES = {"socket": "uart1", "tcp": "uart1", "pty": "usbat"}
 
@@ -74,6 +77,8 @@ class Module:
         self.app_ready = True
         """False from RDY to APP RDY (BG95/BG77): most commands answer ERROR."""
         self.closed = False
+        self.tls_substitutions: list[str] = []
+        """What TLS negotiated other than AT+QSSLCFG asked (see ``note_tls_substitution``)."""
         self.http_wedge = HttpWedge()
         """The wedged-HTTP-stack profile (off unless armed; survives reboots)."""
         self.data_channel: Channel | None = None
@@ -128,6 +133,16 @@ class Module:
         """The network dropped the data contexts: ``+QIURC: "pdpdeact",<cid>`` each."""
         for cid in self.network.deactivate_all():
             self.emit_urc(f'+QIURC: "pdpdeact",{cid}')
+
+    def note_tls_substitution(self, text: str) -> None:
+        """TLS could not be what the SSL context says (TLS 1.0, RC4 on a modern
+        OpenSSL): record it and warn once per kind, so nobody takes the
+        simulator's handshake for the module's."""
+        with self.lock:
+            if text in self.tls_substitutions:
+                return
+            self.tls_substitutions.append(text)
+        log.warning("simulator TLS differs from the module's: %s", text)
 
     # -- URCs --------------------------------------------------------------------
     def note_command(self, channel: Channel) -> None:

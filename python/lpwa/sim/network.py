@@ -366,6 +366,7 @@ def cgact(ctx: Ctx, cmd: Command) -> None:
         state.active[cid] = _address(module, cid)
         if not any(s != "0.0.0.0" for s in state.dns.get(cid, NO_DNS)):
             state.dns[cid] = NETWORK_DNS
+    module.http_wedge.reactivated()
 
 
 def qcfg(ctx: Ctx, cmd: Command) -> None:

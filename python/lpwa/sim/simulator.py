@@ -241,6 +241,14 @@ class Simulator:
         return self._module.booting
 
     @property
+    def tls_substitutions(self) -> list[str]:
+        """Where TLS negotiated other than AT+QSSLCFG asked because the host's
+        OpenSSL cannot (empty when every handshake was as configured); each is
+        also logged once as a warning on ``lpwa.sim``."""
+        with self._module.lock:
+            return list(self._module.tls_substitutions)
+
+    @property
     def ready(self) -> bool:
         """True once the last boot URC (``APP RDY`` where the model prints it) is out."""
         return not self._module.booting and self._module.app_ready
