@@ -76,10 +76,10 @@ def _host_entry(text: str) -> tuple[str, str]:
     return name, address
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``lpwa`` argument parser, with one subparser per command."""
-    from lpwa.sim.__main__ import build_parser as sim_parser
-
+def build_parser(sim_options: bool = True) -> argparse.ArgumentParser:
+    """The ``lpwa`` argument parser, with one subparser per command. Without
+    ``sim_options`` the ``sim`` command has no options: they import the simulator,
+    about 0.2 s of start-up that the other commands (``lpwa trace``) do not need."""
     parser = argparse.ArgumentParser(
         prog="lpwa",
         description="HTTP(S) and CoAP through Quectel BG95/BG77/BG96 modules over AT commands.",
@@ -222,9 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     # The simulator's own options (python -m lpwa.sim), so 'lpwa sim --help' lists them.
+    if sim_options:
+        from lpwa.sim.__main__ import build_parser as sim_parser
     sub.add_parser(
         "sim",
-        parents=[sim_parser()],
+        parents=[sim_parser()] if sim_options else [],
         add_help=False,
         help="serve a simulated module on a pty and socket:// until Ctrl-C",
         description="Run a simulated module and print where it listens (socket:// URL and "
@@ -242,7 +244,7 @@ def _sim_argv(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``lpwa`` command with ``argv`` (default: ``sys.argv[1:]``); the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(sim_options="sim" in argv)
     args = parser.parse_args(argv)
     if args.verbose:
         import logging
