@@ -13,8 +13,10 @@ by POST/PUT (then GET returns what was stored, DELETE 2.02 removes it).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -25,6 +27,14 @@ __all__ = ["BINARY", "LibcoapServer", "free_port_pair"]
 BINARY = "coap-server-openssl"
 START_ATTEMPTS = 5
 READY_WITHIN = 5.0
+
+
+def _die_with_parent() -> None:
+    """In the child: SIGTERM when the test process dies, so no server outlives a run
+    that was killed before its teardown (Linux prctl PR_SET_PDEATHSIG; else nothing)."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
 
 
 def _pair_free(port: int) -> bool:
@@ -109,7 +119,7 @@ class LibcoapServer:
             # A given port (the note's 5683/5684) may be held a moment by another run:
             # wait for it, bounded, so that our ping never reaches someone else's server.
             if port is not None:
-                for _ in range(40):
+                for _ in range(120):  # 30 s: another run of this test may hold them
                     if _pair_free(chosen):
                         break
                     time.sleep(0.25)
@@ -122,6 +132,7 @@ class LibcoapServer:
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
             if self._wait_ready(proc, chosen):
                 self._proc = proc
