@@ -29,12 +29,17 @@ START_ATTEMPTS = 5
 READY_WITHIN = 5.0
 
 
+try:  # resolved here, so the forked child only makes one call (no loading, no imports)
+    _PRCTL = ctypes.CDLL(None).prctl
+except (OSError, AttributeError):  # not Linux
+    _PRCTL = None
+
+
 def _die_with_parent() -> None:
     """In the child: SIGTERM when the test process dies, so no server outlives a run
-    that was killed before its teardown (Linux prctl PR_SET_PDEATHSIG; else nothing)."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG = 1
+    that was killed before its teardown (Linux prctl PR_SET_PDEATHSIG = 1)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGTERM)
 
 
 def _pair_free(port: int) -> bool:
