@@ -7,6 +7,7 @@ that forge RDY. Issue 10 items 1, 4, 10, 11; each test says what main did before
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 from fakemodule import Body, FakeModule
 from lpwa import errors
 from lpwa.at import ATChannel, Urc
+from lpwa.files import checksum
 
 ICCID = b"\r\n+QCCID: 89860000000000000001\r\n\r\nOK\r\n"
 IMEI = b"\r\n867698040000001\r\n\r\nOK\r\n"
@@ -211,3 +213,40 @@ def test_a_body_that_forges_a_717_trailer_and_stalls_is_returned_whole() -> None
         fake.answers["AT+CGSN"] = lambda _: IMEI
         assert ch.command("AT+CGSN").lines == ("867698040000001",)
         assert drain(ch.urcs) == []
+
+
+def test_urcs_flow_after_a_stream_closed_once_its_final_had_come() -> None:
+    # Review finding: the final was already queued when the stream was closed;
+    # the channel then dropped every later URC until some command resynced.
+    data = b"0123456789"
+    qfdwl = b"\r\nCONNECT\r\n" + data + b"\r\n+QFDWL: 10,%s\r\n\r\nOK\r\n" % checksum(data).encode()
+    with fake_channel() as (ch, fake):
+        ch.command("ATE0")
+        fake.answers["AT+QFDWL"] = lambda _: qfdwl
+        stream = iter(ch.stream('AT+QFDWL="a.bin"', timeout=5))
+        assert next(stream) == data
+        time.sleep(0.3)  # the trailer and OK arrive meanwhile, unread
+        stream.close()  # type: ignore[attr-defined]
+        fake.urc('+QIURC: "pdpdeact",1')
+        assert ch.urcs.get(timeout=5).text == '+QIURC: "pdpdeact",1'
+
+
+def test_a_marker_whose_final_comes_late_is_no_proof() -> None:
+    # Review finding: the echo came, its OK only after the wait; the late OK
+    # then answered the next command (which the module refuses).
+    late = [1.8]
+
+    def qflst(_: str) -> bytes:
+        if late:
+            time.sleep(late.pop())
+        return b"\r\nOK\r\n"
+
+    with fake_channel() as (ch, fake):
+        ch.command("ATE0")
+        fake.answers["AT+QFLST"] = qflst
+        fake.answers["AT+QFDEL"] = lambda _: b"\r\n+CME ERROR: 405\r\n"
+        fake.delays["AT+QIACT"] = 0.5
+        with pytest.raises(errors.ATTimeout):
+            ch.command("AT+QIACT=1", timeout=0.2)
+        with pytest.raises(errors.CMEError):
+            ch.command('AT+QFDEL="x"')

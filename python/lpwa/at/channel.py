@@ -34,6 +34,7 @@ from lpwa.errors import (
     CMSError,
     CommandError,
     LpwaError,
+    ModemBusy,
     ModuleRebooted,
     ProtocolError,
     TransportError,
@@ -74,6 +75,9 @@ def _marker() -> str:
     return f'AT+QFLST="lpwa-sync-{secrets.token_hex(8)}"'
 
 
+# E<n> among basic commands (V1, Q0, S3=13 …): the echo setting.
+_ECHO = re.compile(r"E([01]?)(?![\d=?])")
+
 # Where a body's bytes look like the module's own end of it: RDY, or a trailer.
 _SUSPECT = (BOOT, b"\r\n+QHTTPREAD: ", b"\r\n+CME ERROR: ")
 _TRAILER = re.compile(rb"\r\n\+(?:QHTTPREAD|CME ERROR): (\d{1,6})\r\n")
@@ -93,18 +97,19 @@ class _BodyProbe:
         self.stage = 0
 
     def quiet(self, tail: bytes) -> float | None:
-        if self.stage >= 3 or not any(s in tail for s in _SUSPECT):
+        if self.stage >= 4 or not any(s in tail for s in _SUSPECT):
             return None
-        return PROBE_AFTER if self.stage == 0 else MARKER_WAIT
+        # Each line waits for silence after the last: a module may drop a line
+        # that comes before the previous one's answer.
+        return (PROBE_AFTER, MARKER_WAIT, 0.5, MARKER_WAIT)[self.stage]
 
     def next_write(self) -> bytes:
         self.stage += 1
-        if self.stage == 1:
+        if self.stage in (1, 3):
             self.markers.append(_marker().encode("ascii") + b"\r")
-            return self.markers[0]
+            return self.markers[-1]
         if self.stage == 2:
-            self.markers.append(_marker().encode("ascii") + b"\r")
-            return b"ATE1\r" + self.markers[1]
+            return b"ATE1\r"
         return b""
 
     def verdict(self, tail: bytes, *, echo_was_off: bool) -> str | None:
@@ -179,6 +184,18 @@ class _Pending:
     events: queue.SimpleQueue[_Item] = field(default_factory=queue.SimpleQueue)
 
 
+def _final_queued(pending: _Pending) -> bool:
+    """Whether a final code waits unread in ``pending`` (drains the queue)."""
+    found = False
+    while True:
+        try:
+            item = pending.events.get_nowait()
+        except queue.Empty:
+            return found
+        if isinstance(item, Event) and item.kind == "final":
+            found = True
+
+
 class UrcWaiter:
     """Claims the URCs that match while it is registered; see ATChannel.expect_urc."""
 
@@ -221,118 +238,138 @@ class CommandStream:
         ch = self._channel
         opts = self._options
         raw = self.command.encode("ascii") + b"\r"
-        with ch._cmd_lock:
-            if ch._desync is not None:
-                ch._resynchronise()
-            pending = _Pending(self.command)
-            with ch._state_lock:
-                if ch._failure is not None:
-                    raise TransportError(f"{ch.name}: {ch._failure}")
-                ch._pending = pending
-            start = time.monotonic()
-            timeout: float | None = opts["timeout"]
-            deadline = None if timeout is None else start + timeout
-            idle: float | None = opts["idle_timeout"]
-            connected = False
-            finished = False
-            tail = b""
-            probe = _BodyProbe()
-            since = start
-            try:
-                with ch._tok_lock:
-                    ch._tok.sent(
-                        raw,
-                        body_length=opts["body_length"],
-                        response_header=opts["response_header"],
-                    )
-                log.debug("%s >> %s", ch.name, redact.command(self.command))
-                ch._write(raw, "command")
-                lines: list[str] = []
-                connect_code: int | None = None
-                data: bytes | None = opts["data"]
-                while True:
-                    quiet = probe.quiet(tail) if self.body_seen else None
-                    item = ch._next(pending, deadline, idle, since, quiet)
-                    if item is None:
-                        # A body stalled right after bytes shaped like RDY or a
-                        # trailer: ask the module itself where it stands. A
-                        # server can send those bytes; it cannot echo our nonce.
-                        out = probe.next_write()
+        # A stream paused mid-body holds the channel: wait for it no longer than
+        # this command may take (a URC callback must not hang on it).
+        wait: float = -1 if opts["timeout"] is None else opts["timeout"]
+        if not ch._cmd_lock.acquire(timeout=wait):
+            raise ModemBusy(f"{ch.name}: {self.command!r}: the channel is held by another command")
+        try:
+            yield from self._run(ch, opts, raw)
+        finally:
+            ch._cmd_lock.release()
+
+    def _run(self, ch: ATChannel, opts: dict[str, Any], raw: bytes) -> Iterator[bytes]:
+        if ch._desync is not None:
+            ch._resynchronise()
+        pending = _Pending(self.command)
+        with ch._state_lock:
+            if ch._failure is not None:
+                raise TransportError(f"{ch.name}: {ch._failure}")
+            ch._pending = pending
+        start = time.monotonic()
+        timeout: float | None = opts["timeout"]
+        deadline = None if timeout is None else start + timeout
+        idle: float | None = opts["idle_timeout"]
+        connected = False
+        finished = False
+        tail = b""
+        probe = _BodyProbe()
+        since = start
+        # Whether the end the tokenizer finds is the module's own: anything
+        # but a QHTTPREAD body framed by searching for its trailer.
+        trusted = not (
+            self.command.upper().startswith("AT+QHTTPREAD=")
+            and opts["body_length"] is None
+            and not opts["response_header"]
+        )
+        try:
+            with ch._tok_lock:
+                ch._tok.sent(
+                    raw,
+                    body_length=opts["body_length"],
+                    response_header=opts["response_header"],
+                )
+            log.debug("%s >> %s", ch.name, redact.command(self.command))
+            ch._write(raw, "command")
+            lines: list[str] = []
+            connect_code: int | None = None
+            data: bytes | None = opts["data"]
+            while True:
+                quiet = probe.quiet(tail) if self.body_seen else None
+                item = ch._next(pending, deadline, idle, since, quiet)
+                if item is None:
+                    # A body stalled right after bytes shaped like RDY or a
+                    # trailer: ask the module itself where it stands. A
+                    # server can send those bytes; it cannot echo our nonce.
+                    out = probe.next_write()
+                    if out:
+                        log.debug("%s: body stalled after %r; probing", ch.name, tail[-40:])
+                        ch._write(out, "command")
+                        since = time.monotonic()
+                        # A module still in data mode may answer the probe
+                        # after the read: the next command resyncs first.
+                        ch._desync = "a probe during a body"
+                    continue
+                if isinstance(item, BaseException):
+                    raise item
+                kind = item.kind
+                if kind == "line":
+                    lines.append(item.data.decode("utf-8", "replace"))
+                elif kind == "body":
+                    self.body_seen = True
+                    if not item.more:
+                        self.body_done = True
+                        self.body_code = item.code
+                    if item.data:
+                        tail = (tail + item.data)[-TAIL:]
+                        verdict = probe.verdict(tail, echo_was_off=ch._echo_on is False)
+                        if verdict is not None:
+                            finished = True  # the module is in command mode
+                            raise ch._probe_answered(self.command, tail, probe, verdict)
+                        yield item.data
+                elif kind == "connect" or kind == "prompt":
+                    connected = True
+                    if kind == "connect":
+                        connect_code = item.code
+                    if data is not None:
+                        out = data + opts["data_terminator"]
+                        data = None
                         if out:
-                            log.debug("%s: body stalled after %r; probing", ch.name, tail[-40:])
-                            ch._write(out, "command")
-                            since = time.monotonic()
-                            # A module still in data mode may answer the probe
-                            # after the read: the next command resyncs first.
-                            ch._desync = "a probe during a body"
-                        continue
-                    if isinstance(item, BaseException):
-                        raise item
-                    kind = item.kind
-                    if kind == "line":
-                        lines.append(item.data.decode("utf-8", "replace"))
-                    elif kind == "body":
-                        self.body_seen = True
-                        if not item.more:
-                            self.body_done = True
-                            self.body_code = item.code
-                        if item.data:
-                            tail = (tail + item.data)[-TAIL:]
-                            verdict = probe.verdict(tail, echo_was_off=ch._echo_on is False)
-                            if verdict is not None:
-                                finished = True  # the module is in command mode
-                                raise ch._probe_answered(self.command, tail, probe, verdict)
-                            yield item.data
-                    elif kind == "connect" or kind == "prompt":
-                        connected = True
-                        if kind == "connect":
-                            connect_code = item.code
-                        if data is not None:
-                            out = data + opts["data_terminator"]
-                            data = None
-                            if out:
-                                log.debug("%s >> %s", ch.name, redact.data(self.command, out))
-                                ch._write(out, "data")
-                    elif kind == "final":
-                        text = item.data.decode("utf-8", "replace")
-                        finished = True
-                        if text != "OK" and text != "SEND OK":
-                            raise ch._final_error(self.command, text, item.code)
-                        self.reply = Reply(
-                            self.command,
-                            tuple(lines),
-                            text,
-                            None,
-                            self.body_code,
-                            connect_code,
-                        )
-                        ch._note_echo(self.command)
-                        return
-                    # "echo": nothing to do; the tokenizer already used it.
-            except ModuleRebooted:
-                finished = True
-                raise
-            finally:
-                with ch._state_lock:
-                    ch._pending = None
-                    if not finished and ch._desync is None:
-                        # Timed out, rebooted, failed or abandoned mid-way (a
-                        # closed stream, Ctrl-C): a late answer may follow, so the
-                        # next command resynchronises first. No I/O here: this
-                        # may run in a finaliser.
-                        ch._desync = f"{self.command!r} did not finish"
-                        # (Even when the tokenizer saw the body end: without a
-                        # length, that end may be the server's forgery.)
-                        if self.body_seen or (connected and opts["data"] is None):
-                            # The rest of a body: dropped quietly until then,
-                            # never routed as URCs (issue 10 items 2, 10).
-                            ch._discarding = True
-                            # A body framed by length ends where the module's own
-                            # trailer must be: from there the stream is in step.
-                            ch._discard_ends_at_final = (
-                                opts["body_length"] is not None or connect_code is not None
-                            )
-                            log.debug("%s: %r abandoned mid-body", ch.name, self.command)
+                            log.debug("%s >> %s", ch.name, redact.data(self.command, out))
+                            ch._write(out, "data")
+                elif kind == "final":
+                    text = item.data.decode("utf-8", "replace")
+                    finished = True
+                    if text != "OK" and text != "SEND OK":
+                        raise ch._final_error(self.command, text, item.code)
+                    self.reply = Reply(
+                        self.command,
+                        tuple(lines),
+                        text,
+                        None,
+                        self.body_code,
+                        connect_code,
+                    )
+                    ch._note_echo(self.command)
+                    return
+                # "echo": nothing to do; the tokenizer already used it.
+        except ModuleRebooted:
+            finished = True
+            raise
+        finally:
+            with ch._state_lock:
+                ch._pending = None
+                if not finished and _final_queued(pending):
+                    # The module's final came but nobody read it (a stream
+                    # closed right after its last chunk): in step.
+                    finished = trusted
+                if not finished and ch._desync is None:
+                    # Timed out, rebooted, failed or abandoned mid-way (a
+                    # closed stream, Ctrl-C): a late answer may follow, so the
+                    # next command resynchronises first. No I/O here: this
+                    # may run in a finaliser.
+                    ch._desync = f"{self.command!r} did not finish"
+                    # (Even when the tokenizer saw the body end: without a
+                    # length, that end may be the server's forgery.)
+                    if self.body_seen or (connected and opts["data"] is None):
+                        # The rest of a body: dropped quietly until then,
+                        # never routed as URCs (issue 10 items 2, 10).
+                        ch._discarding = True
+                        # A body framed by length (or by QFDWL's own size)
+                        # ends where the module's trailer must be: from its
+                        # final on the stream is in step again.
+                        ch._discard_ends_at_final = trusted
+                        log.debug("%s: %r abandoned mid-body", ch.name, self.command)
 
 
 class ATChannel:
@@ -355,7 +392,9 @@ class ATChannel:
         self._tok.stream_bodies = True
         self._tok_lock = threading.Lock()
         self._cmd_lock = threading.Lock()
-        self._state_lock = threading.Lock()
+        # Re-entrant: a stream dropped without close() is finalised by garbage
+        # collection on whatever thread allocates, the reader inside this lock too.
+        self._state_lock = threading.RLock()
         self._pending: _Pending | None = None
         self._waiters: list[UrcWaiter] = []
         self._subscribers: list[_Subscriber] = []
@@ -368,6 +407,7 @@ class ATChannel:
         self._discarding = False
         self._discard_ends_at_final = False
         self._discarded = 0
+        self._urc_shaped_dropped = 0
         # While resynchronising, every event goes here instead.
         self._sync_events: queue.SimpleQueue[_Item] | None = None
         self._sync_keep_urcs = True
@@ -503,10 +543,12 @@ class ATChannel:
         self._last_write = time.monotonic()
 
     def _note_echo(self, command: str) -> None:
-        """Track the echo setting from the commands that change it (ATE0/ATE1)."""
-        head = command.upper().replace(" ", "")
-        if head in ("ATE0", "ATE", "ATE1"):
-            self._echo_on = self._echo_wanted = head == "ATE1"
+        """Track the echo setting from the commands that change it (``ATE0``,
+        ``ATE1``, ``ATE``, also among other basic commands: ``ATV1E0``)."""
+        basic = re.split(r"[+&;]", command.upper().replace(" ", "")[2:], maxsplit=1)[0]
+        found = _ECHO.findall(basic) if command.upper().startswith("AT") else []
+        if found:
+            self._echo_on = self._echo_wanted = found[-1] == "1"
 
     # -- resynchronisation ----------------------------------------------------------
 
@@ -532,8 +574,12 @@ class ATChannel:
                 raise TransportError(f"{self.name}: {self._failure}")
             self._sync_events = events
         dropped = 0
+        began = time.monotonic()
         try:
             for attempt in range(RESYNC_ATTEMPTS):
+                if attempt >= 2 and self.last_rx < began:
+                    # Not one byte in two attempts, "+++" included: nobody there.
+                    raise ATTimeout("resync", time.monotonic() - began, "the module is silent")
                 with self._state_lock:
                     # Bytes after data mode may be the network's: then nothing
                     # before the echo is routed, URC-shaped or not. In line mode
@@ -576,10 +622,10 @@ class ATChannel:
                 with self._tok_lock:
                     self._tok.sent(b"ATE0\r")
                 self._write(b"ATE0\r", "command")
-                if self._await_final(events):
-                    self._echo_on = False
-                else:
+                if not self._await_final(events):
                     self._desync = "ATE0 unanswered"
+                    raise ATTimeout("ATE0", MARKER_WAIT, "after a resync")
+                self._echo_on = False
         finally:
             with self._state_lock:
                 self._sync_events = None
@@ -591,7 +637,17 @@ class ATChannel:
                 dropped,
                 self._discarded,
             )
+        if self._urc_shaped_dropped:
+            # After data mode these may be the module's held URCs or the body's
+            # bytes: they cannot be told apart, so none is delivered; say so.
+            log.warning(
+                "%s: %d URC-shaped lines dropped while leaving data mode (the module's "
+                "held URCs cannot be told from body bytes there)",
+                self.name,
+                self._urc_shaped_dropped,
+            )
         self._discarded = 0
+        self._urc_shaped_dropped = 0
 
     def _await_final(self, events: queue.SimpleQueue[_Item]) -> bool:
         end = time.monotonic() + MARKER_WAIT
@@ -615,7 +671,9 @@ class ATChannel:
             try:
                 item = events.get(timeout=max(0.0, end - time.monotonic()))
             except queue.Empty:
-                return echoed, dropped
+                # An echo whose final did not come is no proof: that final
+                # would arrive late, as the next command's answer.
+                return False, dropped
             if isinstance(item, BaseException):
                 if isinstance(item, TransportError):
                     raise item
@@ -626,6 +684,8 @@ class ATChannel:
                     end = time.monotonic() + MARKER_WAIT
                 else:
                     dropped += 1
+                    if item.kind == "urc":
+                        self._urc_shaped_dropped += 1
             elif item.kind == "final":
                 return True, dropped
 
@@ -671,10 +731,10 @@ class ATChannel:
         self._desync = "a probe answered during a body"
         self._echo_on = True
         if verdict == "rebooted":
+            # Parsed apart from the live tokenizer, which the reader thread goes
+            # on feeding: the module's boot URCs, from its last RDY on.
             rdy = before.rfind(BOOT)
-            with self._tok_lock:
-                events = self._tok.feed(before[rdy:]) if rdy >= 0 else []
-                self._tok.reset()
+            events = Tokenizer().feed(before[rdy:]) if rdy >= 0 else []
             for event in events:
                 self._route(event)
             return ModuleRebooted(f"{self.name}: the module rebooted during {command!r}")
