@@ -253,7 +253,7 @@ pub fn decode_line(dialect: Dialect, line: &[u8], emit: &mut impl FnMut(Piece)) 
             }
         }
         Dialect::Tagged => {
-            if let Some((tx, content)) = directed(line) {
+            if let Some((tx, content)) = directed(line, 64) {
                 let bytes = untag(content);
                 emit(if tx {
                     Piece::Tx(bytes)
@@ -338,9 +338,9 @@ fn unescape(s: &[u8]) -> Vec<u8> {
 }
 
 /// The direction word (`TX`/`RX`, also `SEND`/`RECV`, `>>`/`<<`) and what
-/// follows it (`: `, `> ` or spaces skipped), anywhere in the line's first
-/// 64 bytes (a timestamp may come first).
-fn directed(line: &[u8]) -> Option<(bool, &[u8])> {
+/// follows it (`: `, `> ` or spaces skipped), in the line's first `window`
+/// bytes (a timestamp may come first).
+fn directed(line: &[u8], window: usize) -> Option<(bool, &[u8])> {
     const WORDS: [(&[u8], bool); 6] = [
         (b"TX", true),
         (b"RX", false),
@@ -349,7 +349,7 @@ fn directed(line: &[u8]) -> Option<(bool, &[u8])> {
         (b">>", true),
         (b"<<", false),
     ];
-    let head = &line[..line.len().min(64)];
+    let head = &line[..line.len().min(window)];
     let (at, word, tx) = WORDS
         .iter()
         .filter_map(|&(w, tx)| {
@@ -426,12 +426,22 @@ fn hex_byte(pair: &[u8]) -> Option<u8> {
 
 /// A hex dump line → (is the host's, its bytes); None when it holds none.
 fn hex_line(line: &[u8]) -> Option<(bool, Vec<u8>)> {
-    let (tx, body) = match directed(line) {
+    // Only near the start: an ASCII column may hold the letters `TX` too.
+    let (tx, body) = match directed(line, 24) {
         Some((tx, rest)) if rest.len() < line.len() => (tx, rest),
         _ => (false, line),
     };
     // hexdump -C's ASCII column.
-    let body = &body[..memchr::memchr(b'|', body).unwrap_or(body.len())];
+    let mut body = &body[..memchr::memchr(b'|', body).unwrap_or(body.len())];
+    // xxd's (after `offset:`) follows the hex after two spaces or more.
+    let trimmed = trim_ascii(body);
+    if let Some(colon) = memchr::memchr(b':', trimmed) {
+        let groups = &trimmed[colon + 1..];
+        let start = groups.iter().take_while(|b| **b == b' ').count();
+        if let Some(gap) = memchr::memmem::find(&groups[start..], b"  ") {
+            body = &trimmed[..colon + 1 + start + gap];
+        }
+    }
     let mut out = Vec::new();
     for (n, token) in body
         .split(|b| b.is_ascii_whitespace())
@@ -515,6 +525,13 @@ mod tests {
         assert_eq!(
             pieces(Dialect::Hex, b"TX: 41 54 0D\n"),
             [Tx(b"AT\r".to_vec())]
+        );
+        let ascii_hex = b"00000010: 6162 6364  abcd\n";
+        assert_eq!(pieces(Dialect::Hex, ascii_hex), [Rx(b"abcd".to_vec())]);
+        let ascii_tx = b"00000000: 5458 2054 5820 5458 2054 5820 5458 2054  TX TX TX TX TX T\n";
+        assert_eq!(
+            pieces(Dialect::Hex, ascii_tx),
+            [Rx(b"TX TX TX TX TX T".to_vec())]
         );
     }
 
