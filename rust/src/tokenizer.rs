@@ -65,6 +65,9 @@ pub struct Tokenizer {
     line: Vec<u8>,
     /// Dropping the rest of an over-long line up to its terminator.
     discarding: bool,
+    /// An over-long `+QCOAPRECV` line being dropped: its first `max_line`
+    /// bytes and its last bytes (which hold the payload length).
+    overlong: Option<(Vec<u8>, Vec<u8>)>,
     /// The last terminator was `\r`: a `\n` right after it belongs to it.
     skip_lf: bool,
     /// The echo of the last `sent()` command, until it comes back.
@@ -93,6 +96,7 @@ impl Tokenizer {
             mode: Mode::Lines,
             line: Vec::new(),
             discarding: false,
+            overlong: None,
             skip_lf: false,
             echo: None,
             in_flight: None,
@@ -143,6 +147,7 @@ impl Tokenizer {
         self.mode = Mode::Lines;
         self.line = Vec::new();
         self.discarding = false;
+        self.overlong = None;
         self.skip_lf = false;
         self.echo = None;
         self.in_flight = None;
@@ -253,12 +258,21 @@ impl Tokenizer {
                 // A partial line: keep it, up to one byte past the limit.
                 if !self.discarding {
                     let room = (max_line + 1).saturating_sub(self.line.len());
-                    self.line.extend_from_slice(&rest[..room.min(rest.len())]);
+                    let take = room.min(rest.len());
+                    self.line.extend_from_slice(&rest[..take]);
                     if self.line.len() > max_line {
-                        emit(simple(Kind::Invalid, &self.line[..max_line], None));
+                        if self.line.starts_with(COAP_RECV) {
+                            let head = self.line[..max_line].to_vec();
+                            let tail = keep_tail(&self.line, &rest[take..]);
+                            self.overlong = Some((head, tail));
+                        } else {
+                            emit(simple(Kind::Invalid, &self.line[..max_line], None));
+                        }
                         self.line.clear();
                         self.discarding = true;
                     }
+                } else if let Some((_, tail)) = &mut self.overlong {
+                    *tail = keep_tail(tail, rest);
                 }
                 return data.len();
             };
@@ -267,6 +281,29 @@ impl Tokenizer {
             i += j + 1;
             if self.discarding {
                 self.discarding = false;
+                if let Some((head, tail)) = self.overlong.take() {
+                    let tail = keep_tail(&tail, &rest[..j]);
+                    if self.overlong_payload(head, &tail, emit) {
+                        return i;
+                    }
+                }
+                continue;
+            }
+            if self.line.len() + j > max_line {
+                // Over-long, ending in this read: decided on its first
+                // `max_line + 1` bytes, as when it ends in a later read.
+                let mut head = std::mem::take(&mut self.line);
+                let tail = keep_tail(&head, &rest[..j]);
+                let room = (max_line + 1).saturating_sub(head.len());
+                head.extend_from_slice(&rest[..j.min(room)]);
+                if head.starts_with(COAP_RECV) {
+                    head.truncate(max_line);
+                    if self.overlong_payload(head, &tail, emit) {
+                        return i;
+                    }
+                } else {
+                    emit(simple(Kind::Invalid, &head[..max_line], None));
+                }
                 continue;
             }
             let switched = if self.line.is_empty() {
@@ -285,6 +322,47 @@ impl Tokenizer {
             }
         }
         i
+    }
+
+    /// An over-long `+QCOAPRECV` line is `invalid`, but its payload (length in
+    /// its last field) is still read, into that event: payload bytes must never
+    /// be framed as AT lines. True when the payload is being read.
+    fn overlong_payload<F: FnMut(Event<'_>)>(
+        &mut self,
+        head: Vec<u8>,
+        tail: &[u8],
+        emit: &mut F,
+    ) -> bool {
+        match urc::coap_payload_length(tail) {
+            Some(n) if n > 0 && n <= self.config.max_body as u64 => {
+                let mut data = Vec::new();
+                if data.try_reserve_exact(n as usize).is_err() {
+                    emit(simple(Kind::Invalid, &head, None));
+                    return false;
+                }
+                self.mode = Mode::Payload(Payload {
+                    line: head,
+                    kind: Kind::Invalid,
+                    want: n as usize,
+                    data,
+                });
+                true
+            }
+            Some(0) => {
+                emit(Event {
+                    kind: Kind::Invalid,
+                    data: &head,
+                    code: None,
+                    payload: Some(b""),
+                    more: false,
+                });
+                false
+            }
+            _ => {
+                emit(simple(Kind::Invalid, &head, None));
+                false
+            }
+        }
     }
 
     /// One complete line (no terminator). True when a data phase started.
@@ -454,6 +532,20 @@ impl Tokenizer {
             }
         }
     }
+}
+
+const COAP_RECV: &[u8] = b"+QCOAPRECV:";
+/// Bytes of an over-long line's end kept to read its last field.
+const TAIL_KEEP: usize = 32;
+
+/// The last [`TAIL_KEEP`] bytes of `a` followed by `b`.
+fn keep_tail(a: &[u8], b: &[u8]) -> Vec<u8> {
+    let from_b = b.len().min(TAIL_KEEP);
+    let from_a = (TAIL_KEEP - from_b).min(a.len());
+    let mut out = Vec::with_capacity(from_a + from_b);
+    out.extend_from_slice(&a[a.len() - from_a..]);
+    out.extend_from_slice(&b[b.len() - from_b..]);
+    out
 }
 
 fn simple(kind: Kind, data: &[u8], code: Option<i64>) -> Event<'_> {

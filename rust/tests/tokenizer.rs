@@ -1015,3 +1015,34 @@ fn merge_bodies(events: &[OwnedEvent]) -> Vec<OwnedEvent> {
     }
     out
 }
+
+#[test]
+fn an_overlong_coaprecv_line_takes_its_payload_into_the_invalid_event() {
+    // A server's 2 KB option makes the line longer than max_line: the line is
+    // invalid, but its payload (length in the last field) must not be framed
+    // as AT lines, whatever the split.
+    let option = "AB".repeat(1024);
+    let line = format!("+QCOAPRECV: 0,7,2.05,0,,1,\"2048:{option}\",9");
+    let mut wire = b"\r\n".to_vec();
+    wire.extend_from_slice(line.as_bytes());
+    wire.extend_from_slice(b"\r\n\r\nOK\r\nRDY\r\n+QIURC: \"x\"\r\n");
+    let config = Config {
+        max_line: 256,
+        ..Config::default()
+    };
+    let whole = Tokenizer::new(config).feed(&wire);
+    assert_eq!(whole.len(), 2, "{whole:?}");
+    assert_eq!(whole[0].kind, Kind::Invalid);
+    assert_eq!(whole[0].data, line.as_bytes()[..256].to_vec());
+    assert_eq!(whole[0].payload.as_deref(), Some(&b"\r\nOK\r\nRDY"[..]));
+    assert_eq!(whole[1].data, b"+QIURC: \"x\"".to_vec());
+    for cut in 0..wire.len() {
+        let mut tok = Tokenizer::new(config);
+        let mut events = tok.feed(&wire[..cut]);
+        events.extend(tok.feed(&wire[cut..]));
+        assert_eq!(events, whole, "cut at {cut}");
+    }
+    let mut tok = Tokenizer::new(config);
+    let bytewise: Vec<_> = wire.iter().flat_map(|b| tok.feed(&[*b])).collect();
+    assert_eq!(bytewise, whole);
+}
