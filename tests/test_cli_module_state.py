@@ -97,7 +97,9 @@ def test_failed_http_request_still_restores_the_qhttpcfg_keys(
     assert query(at, sim, "AT+QHTTPCFG?") == before
 
 
-SSL_QUERIES = [f'AT+QSSLCFG="{key}",1' for key in ("sslversion", "ciphersuite", "seclevel", "sni")]
+SSL_QUERIES = [
+    f'AT+QSSLCFG="{key}",1' for key in ("sslversion", "ciphersuite", "seclevel", "sni", "cacert")
+]
 
 
 def test_https_with_cacert_leaves_ssl_context_1_and_the_ufs_as_found(

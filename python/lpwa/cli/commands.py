@@ -257,18 +257,21 @@ def _ssl_context_kept(modem: Modem, https: bool, uploaded: bool) -> Iterator[Non
         return
     before: dict[str, int | str] = {}
     for key in SSL_KEPT:
-        # A build that does not know a key (sni, checkhost on a BG96), or a
-        # value that cannot be set again (no cacert yet), is left out.
+        # A build that does not know a key (sni, checkhost on a BG96) is left out.
         with contextlib.suppress(LpwaError, ValueError):
             fields = modem.ssl.query(1, key)
-            if fields and fields[0]:
+            if fields:
                 before[key] = fields[0] if key == "cacert" else int(fields[0], 0)
     try:
         yield
     finally:
         for key, value in before.items():
             with contextlib.suppress(LpwaError):
-                modem.ssl.configure(1, **{key: value})
+                if value == "":
+                    # No CA before: ssl.configure takes no empty name, the module does.
+                    modem.command(f'AT+QSSLCFG="{key}",1,""')
+                else:
+                    modem.ssl.configure(1, **{key: value})
         if uploaded:
             with contextlib.suppress(LpwaError):
                 modem.files.delete(CACERT_FILE)
