@@ -30,6 +30,8 @@ from lpwa.errors import TransportError
 # One read takes whatever the OS has, up to this; QHTTPREAD bodies arrive in
 # large pieces on socket:// and USB, so a small cap would only add calls.
 READ_SIZE = 1 << 16
+# Seconds a write may take before the link counts as gone (see Transport).
+WRITE_TIMEOUT = 120.0
 PROC = "/proc"
 
 # Processes that open modem AT ports on their own and must be told to keep off.
@@ -58,6 +60,10 @@ class Transport:
                         f"{port} is held by {_names(grabbers)}, which sends its own AT "
                         f"commands on it; {EXCLUDE_HOWTO}"
                     )
+            # A module that stops reading (or a wedged USB-serial adapter) must
+            # not hang a write for ever: long enough for the largest data phase
+            # (a 1,024,000-byte POST at 115200 baud, about 90 s), then an error.
+            kwargs.setdefault("write_timeout", WRITE_TIMEOUT)
             try:
                 self._serial = serial.serial_for_url(port, baudrate=baudrate, **kwargs)
             except (serial.SerialException, OSError, ValueError) as exc:
