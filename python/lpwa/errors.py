@@ -34,7 +34,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from lpwa import redact
+
+def _shown(command: str) -> str:
+    """A command line as an error message may show it: its secrets redacted."""
+    # Imported here: lpwa.errors is on every start-up path (lpwa trace's too),
+    # and the redaction rules are only needed when an error is made.
+    from lpwa import redact
+
+    return redact.command(command)
 
 
 class LpwaError(Exception):
@@ -73,7 +80,7 @@ class ATTimeout(LpwaError, TimeoutError):
     def __init__(self, command: str, timeout: float, detail: str = "") -> None:
         self.command = command
         self.timeout = timeout
-        msg = f"{redact.command(command)!r}: no result within {timeout:g} s"
+        msg = f"{_shown(command)!r}: no result within {timeout:g} s"
         super().__init__(f"{msg} ({detail})" if detail else msg)
 
 
@@ -97,7 +104,7 @@ class CommandError(LpwaError):
         self.command = command
         self.result = result
         # The message may be logged or printed: no secret fields (AT+QICSGP password).
-        super().__init__(f"{redact.command(command)!r} failed: {result}")
+        super().__init__(f"{_shown(command)!r} failed: {result}")
 
 
 # HTTP(S) note, chapter 5, Table 1.
@@ -151,7 +158,7 @@ class CMSError(LpwaError):
     def __init__(self, command: str, code: int) -> None:
         self.command = command
         self.code = code
-        super().__init__(f"{redact.command(command)!r} failed: +CMS ERROR: {code}")
+        super().__init__(f"{_shown(command)!r} failed: +CMS ERROR: {code}")
 
 
 class HTTPError(CMEError):
