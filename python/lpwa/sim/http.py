@@ -228,6 +228,8 @@ def _open_exchange(module: Module, target: Target) -> Exchange:
             tls = client_context(ssl_cfg, module.ufs)
         except TlsSetupError as exc:
             raise HttpFailure(E_UNKNOWN, str(exc)) from None
+        for text in tls.substitutions:  # TLS 1.0, RC4... (issue 15)
+            module.note_tls_substitution(text)
         if ssl_cfg.sni or ssl_cfg.checkhost:
             sni = target.host.strip("[]")
     exchange = Exchange(target)

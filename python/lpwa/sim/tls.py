@@ -6,12 +6,14 @@ modern local server):
 
 - ``sslversion`` 0 SSL3.0, 1 TLS1.0, 2 TLS1.1 cannot be negotiated by current
   OpenSSL builds; they are accepted, printed back, and negotiate like 4 (the
-  note's own examples set 1 and must still work). 3 pins TLS 1.2; 4 (default)
-  allows every version OpenSSL offers (1.2 and 1.3).
+  note's own examples set 1 and must still work), and the module records the
+  substitution (``Simulator.tls_substitutions``, a warning once). 3 pins TLS
+  1.2; 4 (default) allows every version OpenSSL offers (1.2 and 1.3).
 - ``ciphersuite`` 0xFFFF (default) is OpenSSL's default list; the TLS 1.2
   suites in ``CIPHERSUITES`` are mapped to their OpenSSL names; legacy suites
   such as 0x0005 (RC4-SHA, the note's example) are accepted and fall back to the
-  default list.
+  default list, recorded the same way. A mapped suite also caps the version at
+  TLS 1.2, where the choice applies.
 - ``seclevel`` 0 verifies nothing; 1 verifies the server chain against the
   ``cacert`` file from the UFS; 2 also presents ``clientcert``/``clientkey``.
   The host name is checked only with ``checkhost`` 1 (the module's default 0),
@@ -238,6 +240,9 @@ class ModuleTLSContext(_ssl.SSLContext):
 
     sni: bool = False
     checkhost: bool = False
+    substitutions: tuple[str, ...] = ()
+    """Where this context cannot be what AT+QSSLCFG asked (issue 15): the
+    caller records them on the module, which warns once and flags them."""
 
     def wrap_socket(  # type: ignore[override]
         self,
@@ -281,7 +286,10 @@ class ModuleTLSContext(_ssl.SSLContext):
         return wrapped
 
 
-def client_context(cfg: SslConfig, ufs: UFS) -> _ssl.SSLContext:
+_OLD_VERSIONS = {0: "SSL 3.0", 1: "TLS 1.0", 2: "TLS 1.1"}
+
+
+def client_context(cfg: SslConfig, ufs: UFS) -> ModuleTLSContext:
     """An ``ssl.SSLContext`` for the module side of a connection (see module doc).
 
     Pass the URL's host as ``server_hostname`` to ``wrap_socket`` whenever
@@ -291,12 +299,31 @@ def client_context(cfg: SslConfig, ufs: UFS) -> _ssl.SSLContext:
     context.sni = bool(cfg.sni)
     context.checkhost = bool(cfg.checkhost)
     context.minimum_version = _ssl.TLSVersion.TLSv1_2
+    substituted: list[str] = []
     if cfg.sslversion == 3:
         context.maximum_version = _ssl.TLSVersion.TLSv1_2
+    elif cfg.sslversion in _OLD_VERSIONS:
+        # Issue 15: honoured as far as the host allows, else said. SSL 3.0 and
+        # TLS 1.0/1.1 need OpenSSL's security level 0, which the simulator does
+        # not lower (the servers it talks to are modern): it offers 1.2+.
+        substituted.append(
+            f"sslversion {cfg.sslversion} ({_OLD_VERSIONS[cfg.sslversion]}) "
+            "negotiated as TLS 1.2 or later"
+        )
     name = CIPHERSUITES.get(cfg.ciphersuite)
     if name is not None:
-        with contextlib.suppress(_ssl.SSLError):
+        try:
             context.set_ciphers(name)
+            # The suites are TLS 1.2 ones: 1.3 would ignore the choice.
+            context.maximum_version = _ssl.TLSVersion.TLSv1_2
+        except _ssl.SSLError:
+            name = None
+    if name is None and cfg.ciphersuite != ALL_CIPHERS:
+        substituted.append(
+            f"ciphersuite 0x{cfg.ciphersuite:04X} not available in the host's OpenSSL: "
+            "its default list offered"
+        )
+    context.substitutions = tuple(substituted)
     if cfg.seclevel == 0:
         context.check_hostname = False
         context.verify_mode = _ssl.CERT_NONE
