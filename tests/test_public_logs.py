@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from lpwa import Modem, errors
+from lpwa.network import NetworkError
 from lpwa.sim import Simulator
 
 BG95 = "BG95M3LAR02A03_01.204.01.204"
@@ -563,3 +564,111 @@ def test_unrequested_bg95_reboot_is_waited_out_before_the_next_command(
         assert modem.network.sim_status() == "READY"
         assert sim.ready
         assert modem.health().reboots == 1
+
+
+def test_tls_the_host_cannot_do_is_substituted_once_and_flagged(
+    sim: Simulator,
+    at: Callable[..., object],
+    https_server: object,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The HTTP note's own examples configure TLS 1.0 and RC4-SHA (0x0005):
+    # a modern OpenSSL cannot negotiate either. The simulator negotiates what it
+    # can, but says so once per kind and flags it, so nobody takes its
+    # handshake for the module's.
+    client = _ready(sim, at)
+    for line in (
+        b'AT+QHTTPCFG="sslctxid",1',
+        b'AT+QSSLCFG="sslversion",1,1',
+        b'AT+QSSLCFG="ciphersuite",1,0x0005',
+        b'AT+QSSLCFG="seclevel",1,0',
+    ):
+        assert client.command(line) == b"\r\nOK\r\n"  # type: ignore[attr-defined]
+    assert sim.tls_substitutions == []
+    url = https_server.url("/bytes/3")  # type: ignore[attr-defined]
+    with caplog.at_level("WARNING", logger="lpwa.sim"):
+        assert _get(client, url) == b"\r\n+QHTTPGET: 0,200,3\r\n"
+        assert _get(client, url) == b"\r\n+QHTTPGET: 0,200,3\r\n"
+    flagged = sim.tls_substitutions
+    assert len(flagged) == 2
+    assert any("sslversion 1" in text for text in flagged)
+    assert any("0x0005" in text for text in flagged)
+    warnings = [r for r in caplog.records if "TLS differs" in r.getMessage()]
+    assert len(warnings) == 2  # once per kind, not per handshake
+
+
+def test_tls_as_configured_is_not_flagged(
+    sim: Simulator, at: Callable[..., object], https_server: object
+) -> None:
+    client = _ready(sim, at)
+    for line in (
+        b'AT+QHTTPCFG="sslctxid",1',
+        b'AT+QSSLCFG="sslversion",1,3',
+        b'AT+QSSLCFG="ciphersuite",1,0XC02B',  # trustme keys are ECDSA
+        b'AT+QSSLCFG="seclevel",1,0',
+    ):
+        assert client.command(line) == b"\r\nOK\r\n"  # type: ignore[attr-defined]
+    assert _get(client, https_server.url("/bytes/3")) == b"\r\n+QHTTPGET: 0,200,3\r\n"  # type: ignore[attr-defined]
+    assert sim.tls_substitutions == []
+
+
+def test_client_on_a_tls_1_0_context_works_and_the_simulator_says_so(
+    sim: Simulator, https_server: object, ca_pem: bytes
+) -> None:
+    sim.ufs["cacert.pem"] = ca_pem
+    with Modem.open(sim.url) as modem:
+        modem.network.activate(1)
+        modem.ssl.configure(1, sslversion=1, ciphersuite=0x0005, seclevel=1, cacert="cacert.pem")
+        response = modem.http.get(https_server.url("/bytes/2"))  # type: ignore[attr-defined]
+        assert (response.status_code, len(response.content)) == (200, 2)
+    assert sim.tls_substitutions
+
+
+def test_client_dns_servers_of_an_inactive_context_is_a_clear_network_error(
+    sim: Simulator,
+) -> None:
+    # The module answers a plain ERROR there (Azure/embedded-wireless-framework
+    # issue #20); the client says why instead of passing "ERROR" on.
+    with Modem.open(sim.url) as modem:
+        with pytest.raises(NetworkError, match="not active"):
+            modem.network.dns_servers(1)
+        modem.network.activate(1)
+        assert modem.network.dns_servers(1) == ["10.7.0.53", "10.7.0.54"]
+
+
+# -- modem.http's chapter-4 ladder on a wedged stack ------------------------------------
+
+
+def test_http_reactivates_a_wedged_stack_and_counts_it(
+    make_sim: Callable[..., Simulator], http_server: object
+) -> None:
+    sim = make_sim(http_wedge_after=1, http_wedge_cure="reactivate")
+    with Modem.open(sim.url) as modem:
+        modem.network.activate(1)
+        url = http_server.url("/bytes/4")  # type: ignore[attr-defined]
+        assert modem.http.get(url).status_code == 200
+        assert modem.http.get(url).status_code == 200  # 710, AT+QIDEACT/QIACT, again
+        report = modem.health()
+        assert report.errors == {"710": 1}
+        assert report.recoveries == {"reactivate": 1}
+        assert report.reboots == 0
+
+
+def test_http_reboots_a_stack_that_re_activation_does_not_cure(
+    make_sim: Callable[..., Simulator], http_server: object
+) -> None:
+    # Captures C13: only a reset and re-activation brought the stack back; HTTP
+    # note 4.2 ends with "please reboot the module". A reboot is a bigger step:
+    # it needs retries >= 2 and happens at most once per request.
+    sim = make_sim(firmware=BG95, http_wedge_after=1, http_wedge_cure="reboot")
+    with Modem.open(sim.url) as modem:
+        modem.network.activate(1)
+        url = http_server.url("/bytes/4")  # type: ignore[attr-defined]
+        assert modem.http.get(url).status_code == 200
+        with pytest.raises(errors.HTTPNetworkError):
+            modem.http.get(url, retries=1)  # re-activation alone does not cure it
+        assert len(modem.http.get(url, retries=2).content) == 4
+        report = modem.health()
+        assert report.recoveries == {"reactivate": 2, "reboot": 1}
+        assert report.reboots == 1
+        assert report.errors["710"] == 4

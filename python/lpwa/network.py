@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lpwa import answers, validate
-from lpwa.errors import LpwaError, ParameterError, ProtocolError
+from lpwa.errors import CMEError, CommandError, LpwaError, ParameterError, ProtocolError
 
 if TYPE_CHECKING:
     from lpwa.at.channel import Reply
@@ -228,7 +228,20 @@ class Network:
     def dns_servers(self, context_id: int = 1) -> list[str]:
         """The context's DNS servers (AT+QIDNSCFG=<contextID>)."""
         cid = _check_context(context_id)
-        return parse_qidnscfg(self._modem.command(f"AT+QIDNSCFG={cid}"))
+        with self._modem.procedure():
+            try:
+                return parse_qidnscfg(self._modem.command(f"AT+QIDNSCFG={cid}"))
+            except CMEError:
+                raise
+            except CommandError:
+                # A plain ERROR on an inactive context (a BG96 log:
+                # Azure/embedded-wireless-framework issue #20): say so.
+                current = self.context(cid)
+                if current is None or not current.active:
+                    raise NetworkError(
+                        f"context {cid} is not active: no DNS servers to read"
+                    ) from None
+                raise
 
     def set_dns_servers(self, context_id: int, primary: str, secondary: str = "") -> None:
         """Assign DNS servers to a context (HTTP note 4.3, solution 1)."""

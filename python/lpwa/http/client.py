@@ -37,6 +37,7 @@ from lpwa import redact
 from lpwa.at.fields import quote
 from lpwa.errors import (
     CommandError,
+    HTTPBusyError,
     HTTPDNSError,
     HTTPNetworkConfigError,
     HTTPNetworkDeactivatedError,
@@ -590,7 +591,7 @@ class HTTP:
             before = self._apply(config)
             try:
                 try:
-                    response = self._with_recovery(send, retries)
+                    response = self._with_recovery(send, retries, lambda: self._apply(config))
                 except HTTPSocketClosedError:
                     if on_719 is None:
                         raise
@@ -654,6 +655,7 @@ class HTTP:
         elapsed = timedelta(seconds=time.monotonic() - start)
         err, status, length = parse_result(urc.text, name)
         if err != 0:
+            self._modem.health_counter.error(err)
             raise http_error(line, err)
         with_head = self._known.get("responseheader") == 1
         return Response(
@@ -666,14 +668,24 @@ class HTTP:
             elapsed=elapsed,
         )
 
-    def _with_recovery(self, send: Callable[[], T], retries: int) -> T:
-        """HTTP note chapter 4: re-activate the PDP context after network errors
-        (4.3 solution 2, 4.5) and wait out a busy UART (4.4), then try again."""
+    def _with_recovery(
+        self, send: Callable[[], T], retries: int, reapply: Callable[[], object] | None = None
+    ) -> T:
+        """HTTP note chapter 4, one rung per retry (``retries`` bounds it): wait
+        out a busy UART (4.4) or a request still running (703, e.g. one a killed
+        run of the program left); after network errors re-activate the PDP
+        context (4.3 solution 2, 4.5), and when the request fails again after
+        that, reboot the module (4.2: "please reboot the module"; captures C13:
+        a wedged stack came back only after a reset and re-activation), at most
+        once per request, then activate the context and ``reapply`` the request's
+        QHTTPCFG. Each step is logged and counted in ``modem.health()``."""
         attempt = 0
+        reactivated = rebooted = False
+        health = self._modem.health_counter
         while True:
             try:
                 return send()
-            except HTTPUARTBusyError:
+            except (HTTPUARTBusyError, HTTPBusyError):
                 if attempt >= retries:
                     raise
                 time.sleep(1.0)
@@ -686,8 +698,21 @@ class HTTP:
                 if attempt >= retries:
                     raise
                 context_id = self._known.get("contextid", 1)
-                log.warning("%s; re-activating PDP context %d (HTTP note 4.3/4.5)", exc, context_id)
-                self._modem.network.reactivate(context_id)
+                if reactivated and not rebooted:
+                    log.warning("%s after re-activation; rebooting the module (HTTP note 4.2)", exc)
+                    self._modem.reboot()
+                    health.recovery("reboot")
+                    rebooted = True
+                    self._modem.network.activate(context_id)
+                    if reapply is not None:
+                        reapply()
+                else:
+                    log.warning(
+                        "%s; re-activating PDP context %d (HTTP note 4.3/4.5)", exc, context_id
+                    )
+                    self._modem.network.reactivate(context_id)
+                    health.recovery("reactivate")
+                    reactivated = True
             attempt += 1
 
     # -- the body -------------------------------------------------------------------
