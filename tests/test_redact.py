@@ -257,7 +257,9 @@ def test_data_never_raises(cmd: str, payload: bytes) -> None:
 def test_data_never_shows_an_authorization_value(secret: bytes) -> None:
     request = b"GET / HTTP/1.1\r\nAuthorization: " + secret + b"\r\n\r\n"
     out = redact.data("AT+QHTTPGET=60,40", request)
-    assert "Authorization: ***\\r\\n" in out
+    # The header's value masked, or (a value that looks like a private key) the
+    # whole data phase withheld: either way nothing of the value is shown.
+    assert "Authorization: ***\\r\\n" in out or out == f"<{len(request)} bytes redacted>"
 
 
 def test_command_chained_commands_are_each_redacted() -> None:
