@@ -305,7 +305,12 @@ class CoAPTestServer:
         site.add_resource(["separate"], Separate())
         # /big: 5000 bytes, which aiocoap serves block-wise (Block2 M=1 on the first).
         site.add_resource(["big"], Big())
-        context = await aiocoap.Context.create_server_context(site, bind=("127.0.0.1", 0))
+        # UDP only: aiocoap's default TCP/WS server transports would take the
+        # default port 5683 whatever the bind says, which the note's 5.2 replay
+        # against libcoap needs.
+        context = await aiocoap.Context.create_server_context(
+            site, bind=("127.0.0.1", 0), transports=["udp6"]
+        )
         self.port = _bound_udp_port(context)
         return context
 
