@@ -64,6 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="module seconds from RDY to APP RDY after a reboot (BG95/BG77; default 2)",
     )
+    parser.add_argument(
+        "--http-wedge-after",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the HTTP stack fails every request with 710 after N requests (off by default)",
+    )
+    parser.add_argument(
+        "--http-wedge-cure",
+        choices=("reactivate", "reboot"),
+        default="reactivate",
+        help="what brings a wedged HTTP stack back (HTTP note 4.5 / a reboot)",
+    )
     return parser
 
 
@@ -83,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             coap_ack_prefix=args.coap_ack_prefix,
             app_rdy_delay=args.app_rdy_delay,
+            http_wedge_after=args.http_wedge_after,
+            http_wedge_cure=args.http_wedge_cure,
         )
     except ValueError as exc:
         print(f"lpwa: ParameterError: {exc}", file=sys.stderr)
