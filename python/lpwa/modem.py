@@ -57,6 +57,8 @@ READY_TIMEOUT = 30.0
 SILENT_BOOT_TIMEOUT = 15.0
 # Pause between two tries of a set-up command a booting module refused.
 READY_RETRY = 0.25
+# How long to still wait for APP RDY once the module accepts extended commands.
+APP_RDY_GRACE = 5.0
 # Models that end their boot with APP RDY (BG95/BG77 AT manuals; zephyr PR #57110).
 APP_RDY_MODELS = ("BG95", "BG77")
 
@@ -216,10 +218,12 @@ class Modem:
         """After a RDY on a model that prints APP RDY, wait for it (bounded)."""
         if self.channel.reboots == 0 or self.model not in APP_RDY_MODELS:
             return  # no boot seen (it finished before we came), or none to wait for
+        # Set-up's extended commands were accepted, so the module answers: an
+        # APP RDY lost in a resync (it drops what precedes its marker) must
+        # not cost the whole READY_TIMEOUT.
+        end = min(deadline, time.monotonic() + APP_RDY_GRACE) if self._answering else deadline
         with self._ready_cond:
-            if not self._ready_cond.wait_for(
-                self._app_ready, max(0.0, deadline - time.monotonic())
-            ):
+            if not self._ready_cond.wait_for(self._app_ready, max(0.0, end - time.monotonic())):
                 log.warning("%s: no APP RDY after RDY; going on", self.channel.name)
 
     def _read_identity(self, deadline: float) -> None:
