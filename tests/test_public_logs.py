@@ -122,7 +122,7 @@ def test_modem_open_waits_for_a_module_that_ignores_input(
 
 
 def test_modem_reboot_of_a_bg95_waits_for_app_rdy(make_sim: Callable[..., Simulator]) -> None:
-    sim = make_sim(firmware=BG95, app_rdy_delay=100)
+    sim = make_sim(firmware=BG95, app_rdy_delay=60)  # 3 s real
     with Modem.open(sim.url) as modem:
         modem.network.activate(1)
         before = sim.transcript_bytes("in").count(b"AT+CMEE=1\r")
@@ -287,10 +287,10 @@ def test_client_reads_a_body_without_length_that_pauses_within_wait_time(
 def test_client_reads_a_body_that_pauses_within_wait_time(
     sim: Simulator, http_server: object
 ) -> None:
-    # The same pause with a Content-Length (read with AT+QHTTPREAD): 4 pieces 1 s apart.
+    # The same pause with a Content-Length (read with AT+QHTTPREAD): 4 pieces 0.5 s apart.
     with Modem.open(sim.url) as modem:
         modem.network.activate(1)
-        url = http_server.url("/slow/4000?delay=1")  # type: ignore[attr-defined]
+        url = http_server.url("/slow/4000?delay=0.5")  # type: ignore[attr-defined]
         response = modem.http.get(url, wait_time=30)
         assert response.status_code == 200
         assert len(response.content) == 4000
