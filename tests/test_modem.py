@@ -272,3 +272,22 @@ def test_verified_https_refuses_a_certificate_for_another_host(
         )
         with pytest.raises(errors.HTTPError):
             modem.http.get(https_server.url("/bytes/5", host="evil.test"))
+
+
+def test_a_rdy_callback_that_runs_a_command_does_not_wait_for_app_rdy(
+    make_sim: Callable[..., Simulator],
+) -> None:
+    # Review finding: on a BG95 the callback re-ran the set-up, which waits for
+    # APP RDY, which only the callback's own thread delivers (30 s, then init
+    # failed). A callback's command now runs at once; the set-up is the next
+    # ordinary call's.
+    sim = make_sim(firmware="BG95M3LAR02A03_01.204.01.204")
+    answers: list[str] = []
+    with Modem.open(sim.url) as modem:
+        modem.channel.subscribe(
+            lambda urc: answers.append(modem.command("AT").final),
+            lambda urc: urc.name == "RDY",
+        )
+        modem.reboot()
+        assert answers == ["OK"]
+        assert modem.network.sim_status() == "READY"

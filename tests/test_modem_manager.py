@@ -17,7 +17,7 @@ import pytest
 
 from cli_run import lpwa
 from lpwa.at.transport import Transport, holders_hint, port_holders
-from lpwa.errors import TransportError
+from lpwa.errors import ATTimeout, TransportError
 from lpwa.modem import Modem
 from lpwa.sim import Simulator
 
@@ -113,6 +113,16 @@ def test_a_silent_port_held_by_another_program_names_it(
     # (This test process, which keeps the pty's slave open too, is named as well.)
     assert f"; {pty_path} is also open in " in lines[0]
     assert f"gw-holder (pid {pid})" in lines[0]
+
+
+def test_modem_open_on_a_silent_port_names_its_other_holders(
+    pty_path: str, hold: Callable[[str, str], int]
+) -> None:
+    # The library's own error, not only the CLI's (issue 12).
+    pid = hold(pty_path, "gw-holder")
+    with pytest.raises(ATTimeout) as info:
+        Modem.open(pty_path)
+    assert f"gw-holder (pid {pid})" in str(info.value)
 
 
 def test_lpwa_info_lists_the_other_holders_of_a_working_port(sim: Simulator) -> None:

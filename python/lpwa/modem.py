@@ -33,7 +33,15 @@ import serial
 from lpwa.at import ATChannel, Reply, Urc
 from lpwa.at.fields import quote
 from lpwa.at.procedure_lock import Lease, ProcedureLock
-from lpwa.errors import ATTimeout, CMEError, CommandError, ModuleRebooted, ParameterError
+from lpwa.at.transport import holders_hint
+from lpwa.errors import (
+    ATTimeout,
+    CMEError,
+    CommandError,
+    ModuleRebooted,
+    ParameterError,
+    ProtocolError,
+)
 from lpwa.files import Files
 from lpwa.health import Health, HealthReport
 from lpwa.network import Network
@@ -135,6 +143,16 @@ class Modem:
             if coap_ids:
                 modem.recover(coap_ids=coap_ids)
             return modem
+        except (ATTimeout, ProtocolError) as exc:
+            channel.close()
+            # A port that is silent or answers strangely is often held by
+            # another program (ModemManager): say which, where the OS tells.
+            hint = holders_hint(port) if isinstance(port, str) else ""
+            if not hint:
+                raise
+            if isinstance(exc, ATTimeout):
+                raise ATTimeout(exc.command, exc.timeout, f"{exc}; {hint}") from exc
+            raise ProtocolError(f"{exc}; {hint}") from exc
         except BaseException:
             channel.close()
             raise
@@ -328,7 +346,13 @@ class Modem:
         return self._procedures.lease()
 
     def ensure_session(self) -> None:
-        """Set the session up again if the module rebooted since we last looked."""
+        """Set the session up again if the module rebooted since we last looked.
+
+        Not from a URC callback: set-up may wait for ``APP RDY``, which only that
+        thread delivers; the next call from another thread sets the session up.
+        """
+        if self.channel.on_dispatcher_thread():
+            return
         if self.channel.reboots != self._reboots_seen and not self._initialising:
             log.info("%s: module rebooted; setting the session up again", self.channel.name)
             self.init()

@@ -86,8 +86,9 @@ def hint(exc: BaseException, args: argparse.Namespace) -> str:
         )
     if isinstance(exc, (ATTimeout, ProtocolError, ModuleRebooted)) and port not in ("", "sim"):
         # A module that answers nothing or nonsense: often another program
-        # (ModemManager) talking on the same port.
-        return holders_hint(port)
+        # (ModemManager) talking on the same port. (Modem.open says so itself.)
+        text = holders_hint(port)
+        return "" if text and text in str(exc) else text
     return ""
 
 
