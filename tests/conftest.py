@@ -8,6 +8,8 @@ Fixtures:
   timers (``time_scale=0.05``), closed at teardown.
 - ``make_sim(**options)``: builds more simulators (same fast default), all closed
   at teardown.
+- ``open_modem(**sim_options)``: a ``Modem`` on a fresh simulator with PDP context 1
+  up; ``modem``: one on default options (files may define their own).
 - ``at``: ``at(sim)`` connects a ``RawAT`` client to the simulator's TCP port.
 - ``ca`` (a ``trustme.CA``), ``ca_pem``, ``client_cert_pem``, ``client_key_pem``
   (a client certificate for mutual TLS), ``server_cert`` (for localhost and
@@ -31,6 +33,7 @@ from typing import Any
 import pytest
 import trustme
 
+from lpwa.modem import Modem
 from lpwa.sim import Simulator
 from servers import CoAPTestServer, HTTPTestServer, SilentUdpPort
 
@@ -147,6 +150,30 @@ def make_sim() -> Iterator[Callable[..., Simulator]]:
     yield factory
     for sim in made:
         sim.close()
+
+
+@pytest.fixture
+def open_modem(make_sim: Callable[..., Simulator]) -> Iterator[Callable[..., Modem]]:
+    """``open_modem(**sim_options)``: a Modem on a fresh simulator, PDP context 1 up
+    (closed at teardown)."""
+    modems: list[Modem] = []
+
+    def factory(**options: object) -> Modem:
+        sim = make_sim(**options)
+        modem = Modem.open(sim.url)
+        modems.append(modem)
+        modem.network.activate(1, apn="internet")
+        return modem
+
+    yield factory
+    for modem in modems:
+        modem.close()
+
+
+@pytest.fixture
+def modem(open_modem: Callable[..., Modem]) -> Modem:
+    """A Modem on a default simulator, PDP context 1 up (files may define their own)."""
+    return open_modem()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ on 127.0.0.1 (tests/servers.py), with the CA uploaded through modem.files."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -18,28 +18,6 @@ from servers import HTTPTestServer, oklines, pattern_bytes
 AFFECTED = "BG96MAR03A06M1G_01.005.01.005"  # 719 on QHTTPPOST and QHTTPPOSTFILE
 HEALTHY = "BG95M3LAR02A03_01.006.01.006"
 MiB = 1024 * 1024
-
-
-@pytest.fixture
-def open_modem(make_sim: Callable[..., Simulator]) -> Iterator[Callable[..., Modem]]:
-    """``open_modem(**sim_options)``: a Modem on a fresh simulator, PDP context 1 up."""
-    modems: list[Modem] = []
-
-    def factory(**options: object) -> Modem:
-        sim = make_sim(**options)
-        modem = Modem.open(sim.url)
-        modems.append(modem)
-        modem.network.activate(1, apn="internet")
-        return modem
-
-    yield factory
-    for modem in modems:
-        modem.close()
-
-
-@pytest.fixture
-def modem(open_modem: Callable[..., Modem]) -> Modem:
-    return open_modem()
 
 
 def trust(modem: Modem, ca_pem: bytes, *, seclevel: int = 1) -> None:

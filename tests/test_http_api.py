@@ -11,7 +11,7 @@ import dataclasses
 import gc
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -26,27 +26,6 @@ from servers import HTTPTestServer, oklines, pattern_bytes
 AFFECTED = "BG96MAR03A06M1G_01.005.01.005"  # in the 719 table
 UNLISTED_BG96 = "BG96MAR05A01M1G_03.001.01.001"  # a BG96 build the table does not know
 HEALTHY = "BG95M3LAR02A03_01.006.01.006"
-
-
-@pytest.fixture
-def open_modem(make_sim: Callable[..., Simulator]) -> Iterator[Callable[..., Modem]]:
-    modems: list[Modem] = []
-
-    def factory(**options: object) -> Modem:
-        sim = make_sim(**options)
-        modem = Modem.open(sim.url)
-        modems.append(modem)
-        modem.network.activate(1, apn="internet")
-        return modem
-
-    yield factory
-    for modem in modems:
-        modem.close()
-
-
-@pytest.fixture
-def modem(open_modem: Callable[..., Modem]) -> Modem:
-    return open_modem()
 
 
 def _sent(modem: Modem) -> list[bytes]:
