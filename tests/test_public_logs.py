@@ -672,3 +672,33 @@ def test_http_reboots_a_stack_that_re_activation_does_not_cure(
         assert report.recoveries == {"reactivate": 2, "reboot": 1}
         assert report.reboots == 1
         assert report.errors["710"] == 4
+
+
+def test_the_reboot_rung_puts_the_callers_qhttpcfg_back(
+    make_sim: Callable[..., Simulator], http_server: object
+) -> None:
+    # Review finding: after the reboot only the request's own keys were set
+    # again; the caller's sslctxid fell back to the default, and stayed there.
+    sim = make_sim(firmware=BG95, http_wedge_after=1, http_wedge_cure="reboot")
+    with Modem.open(sim.url) as modem:
+        modem.network.activate(1)
+        modem.http.config(sslctxid=2)
+        url = http_server.url("/bytes/4")  # type: ignore[attr-defined]
+        assert modem.http.get(url).status_code == 200
+        assert len(modem.http.get(url, retries=2).content) == 4
+        assert modem.health().recoveries["reboot"] == 1
+        assert '+QHTTPCFG: "sslctxid",2' in modem.command("AT+QHTTPCFG?").lines
+
+
+def test_an_https_request_is_not_resent_after_the_reboot_rung(
+    make_sim: Callable[..., Simulator], https_server: object
+) -> None:
+    # A reboot may reset the SSL contexts, which lpwa cannot set up again for the
+    # caller: the request fails instead of going out on an unverified context.
+    sim = make_sim(firmware=BG95, http_wedge_after=0, http_wedge_cure="reboot")
+    with Modem.open(sim.url) as modem:
+        modem.network.activate(1)
+        url = https_server.url("/bytes/4")  # type: ignore[attr-defined]
+        with pytest.raises(errors.HTTPNetworkError):
+            modem.http.get(url, retries=2)
+        assert modem.health().recoveries.get("reboot", 0) == 0

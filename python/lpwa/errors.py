@@ -280,7 +280,10 @@ class HTTPResponseError(LpwaError):
         self.status_code = status_code
         self.reason = reason
         self.url = url
-        super().__init__(f"{status_code} {reason} for {url}")
+        """The URL as requested (the message shows it with its secrets redacted)."""
+        from lpwa import redact
+
+        super().__init__(f"{status_code} {reason} for {redact.url(url)}")
 
 
 # CoAP note, chapter 4, Table 4.

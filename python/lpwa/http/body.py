@@ -341,21 +341,29 @@ class FileBody:
         return piece
 
     def close(self) -> None:
-        """Close and delete the temporary file (always; errors only logged)."""
+        """Close and delete the temporary file. A close or delete the module
+        refuses now is only logged: :meth:`leftover` then names the file, and
+        the next procedure removes it (a body read in full is not a failure)."""
         if self._closed:
             return
         self._closed = True
+        handle, self._handle = self._handle, None
         try:
-            if self._handle is not None:
-                handle, self._handle = self._handle, None
+            if handle is not None:
                 self._ufs.close(handle)
-        finally:
             if self._stored:
                 self._ufs.delete(self.name)
+                self._stored = False
+        except LpwaError as exc:
+            self._handle = handle
+            log.debug(
+                "temporary file %s not removed yet (%s); the next request will", self.name, exc
+            )
 
     def leftover(self) -> tuple[str, int | None] | None:
-        """What a garbage-collected body leaves for the next procedure to remove."""
-        if self._closed or not self._stored:
+        """The temporary file still on the module (a body dropped unread, or one
+        whose delete failed), for the next procedure to remove."""
+        if not self._stored:
             return None
         return self.name, self._handle
 

@@ -230,14 +230,17 @@ class HTTP:
             self._modem.command(f'AT+QHTTPCFG="{key}",{value}')
             self._known[key] = value
 
-    def _apply(self, wanted: Mapping[str, int]) -> dict[str, int]:
-        """Set ``wanted``; the previous values of the keys that changed."""
-        before: dict[str, int] = {}
+    def _apply(
+        self, wanted: Mapping[str, int], before: dict[str, int] | None = None
+    ) -> dict[str, int]:
+        """Set ``wanted``; the previous values of the keys that changed, recorded
+        in ``before`` as each is sent (so a failure half-way loses none)."""
+        before = {} if before is None else before
         for key, value in wanted.items():
             old = self._value(key)
             if old != value:
+                before.setdefault(key, old)
                 self._set(key, value)
-                before[key] = old
         return before
 
     def _restore_config(self, before: Mapping[str, int]) -> None:
@@ -331,7 +334,7 @@ class HTTP:
             return self._send("+QHTTPGET", line, data, target, rsp, command_timeout, 0)
 
         wanted = {"requestheader": 1 if request is not None else 0}
-        return self._procedure(wanted, send, stream, wait, on_progress, retries)
+        return self._procedure(wanted, send, stream, wait, on_progress, retries, https=target.https)
 
     def post(
         self,
@@ -406,7 +409,15 @@ class HTTP:
         length = len(payload) if request is not None else module_len
         on_719 = retry if padding == 0 and self._may_retry_719(target, length) else None
         return self._procedure(
-            wanted, send, stream, wait, on_progress, retries, on_719=on_719, learn=QHTTPPOST
+            wanted,
+            send,
+            stream,
+            wait,
+            on_progress,
+            retries,
+            on_719=on_719,
+            learn=QHTTPPOST,
+            https=target.https,
         )
 
     def _post(
@@ -494,7 +505,15 @@ class HTTP:
                     if self._may_retry_719(target, length):
                         on_719 = retry
             return self._procedure(
-                {}, send, stream, wait, on_progress, retries, on_719=on_719, learn=QHTTPPOSTFILE
+                {},
+                send,
+                stream,
+                wait,
+                on_progress,
+                retries,
+                on_719=on_719,
+                learn=QHTTPPOSTFILE,
+                https=target.https,
             )
 
     def _post_file_padded(
@@ -533,7 +552,9 @@ class HTTP:
         def send() -> Response:
             return self._post(target, request, DEFAULT_TIME, rsptime, padding)
 
-        return self._procedure({"requestheader": 1}, send, stream, wait_time, on_progress, retries)
+        return self._procedure(
+            {"requestheader": 1}, send, stream, wait_time, on_progress, retries, https=target.https
+        )
 
     def read_file(self, filename: str, response: Response, *, wait_time: int | None = None) -> None:
         """Store ``response`` (not yet read) in a UFS file: see :meth:`Response.save`."""
@@ -580,6 +601,7 @@ class HTTP:
         *,
         on_719: Callable[[dict[str, int]], Response] | None = None,
         learn: str = "",
+        https: bool = False,
     ) -> Response:
         """Configure, send, and read (or lease) the body: one procedure."""
         with self._modem.procedure():
@@ -588,10 +610,20 @@ class HTTP:
             if self.response_headers:
                 config["responseheader"] = 1
             caller_head = self._value("responseheader") == 1
-            before = self._apply(config)
+            before: dict[str, int] = {}
+
+            def reapply(caller: Mapping[str, int]) -> None:
+                # After a reboot: the caller's values first (not to be restored
+                # later: they are the caller's), then the request's on top.
+                for key, value in caller.items():
+                    if key not in config:
+                        self._set(key, value)
+                self._apply(config, before)
+
             try:
+                self._apply(config, before)
                 try:
-                    response = self._with_recovery(send, retries, lambda: self._apply(config))
+                    response = self._with_recovery(send, retries, reapply, https=https)
                 except HTTPSocketClosedError:
                     if on_719 is None:
                         raise
@@ -669,7 +701,12 @@ class HTTP:
         )
 
     def _with_recovery(
-        self, send: Callable[[], T], retries: int, reapply: Callable[[], object] | None = None
+        self,
+        send: Callable[[], T],
+        retries: int,
+        reapply: Callable[[Mapping[str, int]], object] | None = None,
+        *,
+        https: bool = False,
     ) -> T:
         """HTTP note chapter 4, one rung per retry (``retries`` bounds it): wait
         out a busy UART (4.4) or a request still running (703, e.g. one a killed
@@ -698,14 +735,27 @@ class HTTP:
                 if attempt >= retries:
                     raise
                 context_id = self._known.get("contextid", 1)
+                if reactivated and not rebooted and https:
+                    # A reboot may also reset the SSL contexts, which lpwa cannot
+                    # set up again for the caller: resending could go out on an
+                    # unverified one. Say so instead.
+                    log.warning(
+                        "%s after re-activation; an HTTPS request is not resent after a "
+                        "reboot (the SSL context may be reset): reboot and configure it",
+                        exc,
+                    )
+                    raise
                 if reactivated and not rebooted:
                     log.warning("%s after re-activation; rebooting the module (HTTP note 4.2)", exc)
+                    # The reboot resets QHTTPCFG (and the SSL contexts): the
+                    # caller's values go back with the request's on top.
+                    caller = {k: v for k, v in self._known.items() if k in HTTP_KEYS}
                     self._modem.reboot()
                     health.recovery("reboot")
                     rebooted = True
                     self._modem.network.activate(context_id)
                     if reapply is not None:
-                        reapply()
+                        reapply(caller)
                 else:
                     log.warning(
                         "%s; re-activating PDP context %d (HTTP note 4.3/4.5)", exc, context_id
@@ -741,8 +791,15 @@ class HTTP:
         expected = response.content_length
         if not (response._with_head and not response._caller_head):
             size = self._ufs.store_response(filename, wait_time, expected=expected)
+            head_len = 0
             if response._with_head:
-                response._set_head(self._ufs.read_head(filename, size)[:-4])
+                head = self._ufs.read_head(filename, size)
+                response._set_head(head[:-4])
+                head_len = len(head)
+            if expected is not None and size - head_len != expected:
+                raise ProtocolError(
+                    f"stored body has {size - head_len} bytes, Content-Length said {expected}"
+                )
             return
         self._sweep()
         tmp = temp_name()
@@ -756,7 +813,12 @@ class HTTP:
                 )
             self._ufs.copy(tmp, len(head), size, filename)
         finally:
-            self._ufs.delete(tmp)
+            try:
+                self._ufs.delete(tmp)
+            except LpwaError as exc:
+                # Not this call's failure: the next procedure removes it.
+                log.debug("temporary file %s not removed yet (%s)", tmp, exc)
+                self._abandon(tmp, None)
 
 
 __all__ = ["HTTP", "HTTP_KEYS", "timeout_seconds"]

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from lpwa import redact
 from lpwa.errors import (
     HTTPResponseError,
     LpwaError,
@@ -154,11 +155,12 @@ class Response:
                 try:
                     raw.close()
                 except LpwaError:
+                    if not failed:
+                        raise
+                finally:
                     left = raw.leftover()
                     if left is not None:
                         self._http._abandon(*left)
-                    if not failed:
-                        raise
             self._http._restore_config(self._restore)
         finally:
             self._restore = {}
@@ -231,7 +233,13 @@ class Response:
             buf += chunk
             end = buf.find(b"\r\n\r\n")
             if end >= 0:
-                self._set_head(buf[:end])
+                try:
+                    self._set_head(buf[:end])
+                except LpwaError:
+                    # A head we cannot trust: give the module back at once.
+                    with contextlib.suppress(LpwaError):
+                        self.close()
+                    raise
                 self._leftover = buf[end + 4 :]
                 return
             if len(buf) > MAX_HEAD:
@@ -439,4 +447,4 @@ class Response:
             self._headers = Headers()
 
     def __repr__(self) -> str:
-        return f"<Response [{self.status_code}] {self.url}>"
+        return f"<Response [{self.status_code}] {redact.url(self.url)}>"
