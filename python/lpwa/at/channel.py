@@ -293,7 +293,8 @@ class CommandStream:
                     # server can send those bytes; it cannot echo our nonce.
                     out = probe.next_write()
                     if out:
-                        log.debug("%s: body stalled after %r; probing", ch.name, tail[-40:])
+                        # (The body's bytes are not logged: they may hold secrets.)
+                        log.debug("%s: body stalled after RDY/trailer-like bytes; probing", ch.name)
                         ch._write(out, "command")
                         since = time.monotonic()
                         # A module still in data mode may answer the probe
