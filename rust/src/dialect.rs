@@ -191,7 +191,7 @@ impl LogDecoder {
 
 /// One transcript line (see [`TextState`]).
 fn text_line(state: TextState, line: &[u8], emit: &mut impl FnMut(Piece)) -> TextState {
-    let trimmed = trim_ascii(line);
+    let trimmed = crate::urc::trim(line);
     let ends_body = trimmed == b"OK"
         || trimmed.starts_with(b"+CME ERROR:")
         || trimmed.starts_with(b"+QHTTPREAD:")
@@ -215,23 +215,6 @@ fn text_line(state: TextState, line: &[u8], emit: &mut impl FnMut(Piece)) -> Tex
             }
         }
     }
-}
-
-/// `<[u8]>::trim_ascii` (Rust 1.80; the crate supports 1.75).
-fn trim_ascii(mut s: &[u8]) -> &[u8] {
-    while let [first, rest @ ..] = s {
-        if !first.is_ascii_whitespace() {
-            break;
-        }
-        s = rest;
-    }
-    while let [rest @ .., last] = s {
-        if !last.is_ascii_whitespace() {
-            break;
-        }
-        s = rest;
-    }
-    s
 }
 
 fn trim_cr(line: &[u8]) -> &[u8] {
@@ -277,7 +260,7 @@ pub fn decode_line(dialect: Dialect, line: &[u8], emit: &mut impl FnMut(Piece)) 
             }
         }
         Dialect::Text => {
-            let line = trim_ascii(line);
+            let line = crate::urc::trim(line);
             if line.is_empty() {
             } else if line.len() >= 2 && line[..2].eq_ignore_ascii_case(b"AT") {
                 emit(Piece::Rx([line, b"\r"].concat()));
@@ -301,7 +284,10 @@ fn escaped_line(line: &[u8]) -> Option<(bool, &[u8])> {
     };
     let rest = rest.strip_prefix(b"[")?;
     let close = memchr::memchr(b']', rest)?;
-    if !trim_ascii(&rest[..close]).iter().all(u8::is_ascii_digit) {
+    if !crate::urc::trim(&rest[..close])
+        .iter()
+        .all(u8::is_ascii_digit)
+    {
         return None;
     }
     let rest = rest[close + 1..].strip_prefix(b"[")?;
@@ -434,7 +420,7 @@ fn hex_line(line: &[u8]) -> Option<(bool, Vec<u8>)> {
     // hexdump -C's ASCII column.
     let mut body = &body[..memchr::memchr(b'|', body).unwrap_or(body.len())];
     // xxd's (after `offset:`) follows the hex after two spaces or more.
-    let trimmed = trim_ascii(body);
+    let trimmed = crate::urc::trim(body);
     if let Some(colon) = memchr::memchr(b':', trimmed) {
         let groups = &trimmed[colon + 1..];
         let start = groups.iter().take_while(|b| **b == b' ').count();

@@ -180,7 +180,7 @@ pub fn parse_int(field: &[u8]) -> Option<i64> {
 
 /// ASCII whitespace trimmed at both ends (`<[u8]>::trim_ascii` needs
 /// Rust 1.80; the crate's MSRV is 1.75).
-fn trim(mut s: &[u8]) -> &[u8] {
+pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
     while let [first, rest @ ..] = s {
         if !first.is_ascii_whitespace() {
             break;

@@ -650,57 +650,41 @@ class ATChannel:
         self._discarded = 0
         self._urc_shaped_dropped = 0
 
-    def _await_final(self, events: queue.SimpleQueue[_Item]) -> bool:
-        end = time.monotonic() + MARKER_WAIT
+    def _sync_events_for(self, events: queue.SimpleQueue[_Item], seconds: float) -> Iterator[Event]:
+        """The events of a resync that arrive within ``seconds`` (a lost link
+        raises; URC-shaped ones are counted, since a resync drops them)."""
+        end = time.monotonic() + seconds
         while True:
             try:
                 item = events.get(timeout=max(0.0, end - time.monotonic()))
             except queue.Empty:
-                return False
+                return
             if isinstance(item, TransportError):
                 raise item
-            if isinstance(item, Event) and item.kind == "final":
-                return True
+            if isinstance(item, Event):
+                if item.kind == "urc":
+                    self._urc_shaped_dropped += 1
+                yield item
+
+    def _await_final(self, events: queue.SimpleQueue[_Item]) -> bool:
+        return any(e.kind == "final" for e in self._sync_events_for(events, MARKER_WAIT))
 
     def _await_echo(self, events: queue.SimpleQueue[_Item], marker: str) -> tuple[bool, int]:
-        """Wait for the marker's echo, then its final code; (found, events dropped)."""
+        """Wait for the marker's echo, then its final code; (found, events dropped).
+
+        An echo whose final does not come is no proof: that final would arrive
+        late, as the next command's answer.
+        """
         want = marker.encode("ascii")
         dropped = 0
-        end = time.monotonic() + MARKER_WAIT
-        echoed = False
-        while True:
-            try:
-                item = events.get(timeout=max(0.0, end - time.monotonic()))
-            except queue.Empty:
-                # An echo whose final did not come is no proof: that final
-                # would arrive late, as the next command's answer.
-                return False, dropped
-            if isinstance(item, BaseException):
-                if isinstance(item, TransportError):
-                    raise item
-                continue
-            if not echoed:
-                if item.kind == "echo" and item.data == want:
-                    echoed = True
-                    end = time.monotonic() + MARKER_WAIT
-                else:
-                    dropped += 1
-                    if item.kind == "urc":
-                        self._urc_shaped_dropped += 1
-            elif item.kind == "final":
-                return True, dropped
+        for event in self._sync_events_for(events, MARKER_WAIT):
+            if event.kind == "echo" and event.data == want:
+                return self._await_final(events), dropped
+            dropped += 1
+        return False, dropped
 
     def _drain_events(self, events: queue.SimpleQueue[_Item], seconds: float) -> int:
-        end = time.monotonic() + seconds
-        n = 0
-        while True:
-            try:
-                item = events.get(timeout=max(0.0, end - time.monotonic()))
-            except queue.Empty:
-                return n
-            if isinstance(item, TransportError):
-                raise item
-            n += 1
+        return sum(1 for _ in self._sync_events_for(events, seconds))
 
     def _escape_data_mode(self) -> None:
         """``+++`` as HTTP note 1.3 asks (no input for 1 s before and after),
