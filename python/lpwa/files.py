@@ -9,16 +9,17 @@ type is a ``ParameterTypeError``, also a ``TypeError``); a malformed answer is a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lpwa import answers, validate
 from lpwa.errors import CMEError, LpwaError, ParameterError, ProtocolError, UFSFullError
+from lpwa.procedure import Facade, Proc, awaiting, blocking, command
 
 if TYPE_CHECKING:
     from lpwa.at.channel import Reply
-    from lpwa.modem import Modem
+    from lpwa.session import Session
 
 # File names longer than this are refused by the module (HTTP note 2.5, 2.7).
 MAX_NAME = validate.UFS_MAX_NAME
@@ -113,13 +114,14 @@ def _pattern(pattern: object) -> str:
     return validate.at_string("pattern", pattern, min_len=1, max_len=MAX_NAME + 4)
 
 
-class Files:
-    """``modem.files``: the module's user file system (UFS)."""
+class FilesProcedures:
+    """The module's user file system (UFS), as procedures (driven by
+    :class:`Files` and the asyncio shell's ``AsyncFiles``)."""
 
-    def __init__(self, modem: Modem) -> None:
-        self._modem = modem
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
-    def upload(self, name: str, data: bytes, *, timeout: int = 60) -> FileInfo:
+    def upload(self, name: str, data: bytes, *, timeout: int = 60) -> Proc[FileInfo]:
         """Store ``data`` as ``name`` (AT+QFUPL), replacing any file of that name,
         and verify size and checksum.
 
@@ -141,31 +143,30 @@ class Files:
         if not payload:
             raise ParameterError(f"upload of {name!r}: data is empty (QFUPL needs 1 byte or more)")
         wait = validate.integer("timeout", timeout, 1, MAX_UPLOAD_TIMEOUT)
-        with self._modem.procedure():
-            old = self._size(name)
-            free, _total = self.space()
-            room = free + (old or 0)
-            if len(payload) > room:
+        old = yield from self._size(name)
+        free, _total = yield from self.space()
+        room = free + (old or 0)
+        if len(payload) > room:
+            raise UFSFullError(
+                f"upload of {name!r}: {len(payload)} bytes do not fit, the UFS has "
+                f"{room} bytes free" + (" counting the file it replaces" if old else ""),
+                needed=len(payload),
+                free=room,
+            )
+        if old is not None:
+            yield from command(f"AT+QFDEL={quoted}")
+        line = f"AT+QFUPL={quoted},{len(payload)},{wait}"
+        try:
+            # The module waits up to <timeout> for the data, then answers.
+            reply = yield from command(line, data=payload, timeout=wait + 10)
+        except CMEError as exc:
+            if exc.code in UFS_FULL_CODES:
                 raise UFSFullError(
-                    f"upload of {name!r}: {len(payload)} bytes do not fit, the UFS has "
-                    f"{room} bytes free" + (" counting the file it replaces" if old else ""),
+                    f"upload of {name!r}: the module has no room ({exc})",
                     needed=len(payload),
                     free=room,
-                )
-            if old is not None:
-                self._modem.command(f"AT+QFDEL={quoted}")
-            line = f"AT+QFUPL={quoted},{len(payload)},{wait}"
-            try:
-                # The module waits up to <timeout> for the data, then answers.
-                reply = self._modem.command(line, data=payload, timeout=wait + 10)
-            except CMEError as exc:
-                if exc.code in UFS_FULL_CODES:
-                    raise UFSFullError(
-                        f"upload of {name!r}: the module has no room ({exc})",
-                        needed=len(payload),
-                        free=room,
-                    ) from exc
-                raise
+                ) from exc
+            raise
         size, ck = parse_transfer(reply, "+QFUPL")
         expected = checksum(payload)
         if size != len(payload) or ck != expected:
@@ -175,15 +176,16 @@ class Files:
             )
         return FileInfo(name, len(payload))
 
-    def _size(self, name: str) -> int | None:
+    def _size(self, name: str) -> Proc[int | None]:
         """The size of ``name`` when it exists (AT+QFLST=<name>), else None."""
         wanted = _base(name)
-        return next((f.size for f in self.list(name) if _base(f.name) == wanted), None)
+        found = yield from self.list(name)
+        return next((f.size for f in found if _base(f.name) == wanted), None)
 
-    def download(self, name: str) -> bytes:
+    def download(self, name: str) -> Proc[bytes]:
         """The content of ``name`` (AT+QFDWL), verified against the module's checksum."""
         line = f"AT+QFDWL={validate.ufs_name(name)}"
-        reply = self._modem.command(line, timeout=None, idle_timeout=30)
+        reply = yield from command(line, timeout=None, idle_timeout=30)
         body = reply.body or b""
         size, ck = parse_transfer(reply, "+QFDWL")
         if size != len(body) or ck != checksum(body):
@@ -193,27 +195,82 @@ class Files:
             )
         return body
 
-    def list(self, pattern: str = "*") -> list[FileInfo]:
+    def list(self, pattern: str = "*") -> Proc[list[FileInfo]]:
         """The files matching ``pattern`` (AT+QFLST; ``*`` and ``?`` are wildcards)."""
         line = f"AT+QFLST={_pattern(pattern)}"
-        return parse_qflst(self._modem.command(line))
+        return parse_qflst((yield from command(line)))
 
-    def exists(self, name: str) -> bool:
+    def exists(self, name: str) -> Proc[bool]:
         """Whether a file called ``name`` is in the UFS."""
         validate.ufs_name(name)
-        return self._size(name) is not None
+        return (yield from self._size(name)) is not None
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str) -> Proc[None]:
         """Delete ``name`` (AT+QFDEL); ``"*"`` deletes every file."""
         if isinstance(name, str) and _base(name) == "*":
             quoted = f'"{name}"'
         else:
             quoted = validate.ufs_name(name)
-        self._modem.command(f"AT+QFDEL={quoted}")
+        yield from command(f"AT+QFDEL={quoted}")
 
-    def space(self) -> tuple[int, int]:
+    def space(self) -> Proc[tuple[int, int]]:
         """(free, total) bytes of the UFS (AT+QFLDS="UFS")."""
-        return parse_qflds(self._modem.command('AT+QFLDS="UFS"'))
+        return parse_qflds((yield from command('AT+QFLDS="UFS"')))
+
+
+class ChunkReader:
+    """Reads a file piece by piece (AT+QFOPEN, AT+QFREAD, AT+QFCLOSE): each
+    piece is one procedure, so that memory stays bounded by ``chunk_size`` and
+    the module is free between pieces."""
+
+    def __init__(self, name: str, chunk_size: int) -> None:
+        self._quoted = validate.ufs_name(name)
+        self._size = validate.integer("chunk_size", chunk_size, 1, MAX_READ_CHUNK)
+        self._handle: int | None = None
+        self.done = False
+
+    def next_piece(self) -> Proc[bytes | None]:
+        """The next piece; None (and the file closed) at its end. An error
+        closes the file too."""
+        if self.done:
+            return None
+        try:
+            if self._handle is None:
+                # Mode 2: open an existing file read-only (FILE AT commands manual).
+                self._handle = parse_qfopen((yield from command(f"AT+QFOPEN={self._quoted},2")))
+            read = f"AT+QFREAD={self._handle},{self._size}"
+            reply = yield from command(read, timeout=None, idle_timeout=30)
+            piece = reply.body or b""
+            if reply.connect_code is not None and reply.connect_code != len(piece):
+                raise ProtocolError(
+                    f"QFREAD announced {reply.connect_code} bytes, sent {len(piece)}"
+                )
+            if len(piece) > self._size:
+                raise ProtocolError(f"QFREAD sent {len(piece)} bytes, asked for {self._size}")
+        except BaseException:
+            yield from self.close()
+            raise
+        if len(piece) < self._size:
+            yield from self.close()
+        return piece or None
+
+    def close(self) -> Proc[None]:
+        """Close the file (once; nothing when it was never opened)."""
+        self.done = True
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            yield from command(f"AT+QFCLOSE={handle}")
+
+
+class Files(Facade[FilesProcedures]):
+    """``modem.files``: the module's user file system (UFS)."""
+
+    upload = blocking(FilesProcedures.upload)
+    download = blocking(FilesProcedures.download)
+    list = blocking(FilesProcedures.list)
+    exists = blocking(FilesProcedures.exists)
+    delete = blocking(FilesProcedures.delete)
+    space = blocking(FilesProcedures.space)
 
     def read_chunks(self, name: str, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
         """Read a large file piece by piece (AT+QFOPEN, AT+QFREAD, AT+QFCLOSE).
@@ -222,28 +279,37 @@ class Files:
         (1-1048576). Arguments are checked at the call, before the first piece
         is asked for.
         """
-        quoted = validate.ufs_name(name)
-        size = validate.integer("chunk_size", chunk_size, 1, MAX_READ_CHUNK)
-        return self._read_chunks(quoted, size)
+        reader = ChunkReader(name, chunk_size)
+        return self._pieces(reader)
 
-    def _read_chunks(self, quoted: str, chunk_size: int) -> Iterator[bytes]:
-        # Mode 2: open an existing file read-only (FILE AT commands manual).
-        handle = parse_qfopen(self._modem.command(f"AT+QFOPEN={quoted},2"))
+    def _pieces(self, reader: ChunkReader) -> Iterator[bytes]:
         try:
-            while True:
-                read = f"AT+QFREAD={handle},{chunk_size}"
-                reply = self._modem.command(read, timeout=None, idle_timeout=30)
-                piece = reply.body or b""
-                if reply.connect_code is not None and reply.connect_code != len(piece):
-                    raise ProtocolError(
-                        f"QFREAD announced {reply.connect_code} bytes, sent {len(piece)}"
-                    )
-                if len(piece) > chunk_size:
-                    raise ProtocolError(f"QFREAD sent {len(piece)} bytes, asked for {chunk_size}")
-                if not piece:
-                    return
+            while (piece := self._shell.run(reader.next_piece())) is not None:
                 yield piece
-                if len(piece) < chunk_size:
-                    return
         finally:
-            self._modem.command(f"AT+QFCLOSE={handle}")
+            if not reader.done:  # the caller stopped early
+                self._shell.run(reader.close())
+
+
+class AsyncFiles(Facade[FilesProcedures]):
+    """``modem.files`` of the asyncio shell."""
+
+    upload = awaiting(FilesProcedures.upload)
+    download = awaiting(FilesProcedures.download)
+    list = awaiting(FilesProcedures.list)
+    exists = awaiting(FilesProcedures.exists)
+    delete = awaiting(FilesProcedures.delete)
+    space = awaiting(FilesProcedures.space)
+
+    def read_chunks(self, name: str, chunk_size: int = READ_CHUNK) -> AsyncIterator[bytes]:
+        """:meth:`Files.read_chunks`, as an async iterator."""
+        reader = ChunkReader(name, chunk_size)
+        return self._pieces(reader)
+
+    async def _pieces(self, reader: ChunkReader) -> AsyncIterator[bytes]:
+        try:
+            while (piece := await self._shell.arun(reader.next_piece())) is not None:
+                yield piece
+        finally:
+            if not reader.done:  # the caller stopped early
+                await self._shell.arun(reader.close())

@@ -1,21 +1,13 @@
-"""The Modem facade: opens the channel, sets the session up, knows the module.
+"""The Modem facade: the blocking shell that drives a module's procedures.
 
 ``Modem.open(port)`` syncs with the module, sets ``ATE0``, ``ATV1``, ``AT+CMEE=1``
 (and the URC port when asked), reads the identity (``ATI``, ``AT+QGMR``) and picks
 the firmware's quirk profile. When the module reboots (``RDY``), the session is set
-up again before the next command.
-
-Booting modules (issue 15): after ``AT+CFUN=1,1`` a module ignores input for some
-seconds (vshymanskyy/TinyGSM issue #157: ATs unanswered between ``POWERED DOWN``
-and ``RDY``; a BG95 took 13 s to ``RDY``, zephyr issue #88686), and a BG95/BG77
-answers ``ERROR`` between ``RDY`` and ``APP RDY`` (zephyr PR #57110). So setting
-up waits, bounded by ``READY_TIMEOUT``: the sync is retried while the module is
-silent (up to ``SILENT_BOOT_TIMEOUT``, then one last attempt), the set-up commands
-while they get a plain ``ERROR``, and where the model
-prints ``APP RDY`` and a ``RDY`` was seen, set-up waits for it.
-
-The protocol APIs hang off it: ``network``, ``ssl``, ``files``, ``http`` and
-``coap``.
+up again before the next command. The procedures themselves (set-up, recovery,
+and those of ``network``, ``ssl``, ``files``, ``http``, ``coap``) are written once,
+free of I/O (:mod:`lpwa.procedure`, :mod:`lpwa.session`); this shell performs
+their steps on an :class:`~lpwa.at.ATChannel`, blocking the calling thread, and
+:class:`lpwa.aio.AsyncModem` does the same with asyncio.
 """
 
 from __future__ import annotations
@@ -24,29 +16,35 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import serial
 
 from lpwa.at import ATChannel, Reply, Urc
-from lpwa.at.fields import quote
 from lpwa.at.procedure_lock import Lease, ProcedureLock
 from lpwa.at.transport import holders_hint
-from lpwa.errors import (
-    ATTimeout,
-    CMEError,
-    CommandError,
-    ModuleRebooted,
-    ParameterError,
-    ProtocolError,
+from lpwa.errors import ATTimeout, CommandError, ProtocolError
+from lpwa.files import Files, FilesProcedures
+from lpwa.network import Network, NetworkProcedures
+from lpwa.procedure import (
+    AwaitAppReady,
+    Command,
+    EnsureSession,
+    Expect,
+    Proc,
+    Resync,
+    Sleep,
+    Step,
+    Stream,
+    Subscribe,
+    Wait,
+    drive,
 )
-from lpwa.files import Files
-from lpwa.health import Health, HealthReport
-from lpwa.network import Network
-from lpwa.quirks import Quirks, profile_for
-from lpwa.ssl_config import SSLConfig
+from lpwa.procedure import Lease as LeaseStep
+from lpwa.session import REBOOT_TIMEOUT, Session, is_app_rdy
+from lpwa.ssl_config import SSLConfig, SSLProcedures
 
 if TYPE_CHECKING:
     from lpwa.coap.client import CoAP
@@ -54,24 +52,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lpwa.modem")
 
-# A reboot takes the module some seconds before RDY (AT+CFUN=1,1).
-REBOOT_TIMEOUT = 30.0
-# How long setting up waits for a booting module to become ready (silent UART,
-# then ERROR until APP RDY): the 13 s to RDY of zephyr issue #88686 and some.
-READY_TIMEOUT = 30.0
-# How long a silent module is given to start answering: a BG95 answered 13.4 s
-# after the first command of a power-up (captures C3); a port with nothing
-# behind it is reported after one more sync attempt past this.
-SILENT_BOOT_TIMEOUT = 15.0
-# Pause between two tries of a set-up command a booting module refused.
-READY_RETRY = 0.25
-# How long to still wait for APP RDY once the module accepts extended commands.
-APP_RDY_GRACE = 5.0
-# Models that end their boot with APP RDY (BG95/BG77 AT manuals; zephyr PR #57110).
-APP_RDY_MODELS = ("BG95", "BG77")
+T = TypeVar("T")
 
 
-class Modem:
+class Modem(Session):
     """One Quectel BG95/BG77/BG96 module behind an AT channel.
 
     >>> with Modem.open("socket://127.0.0.1:7000") as modem:   # doctest: +SKIP
@@ -86,36 +70,17 @@ class Modem:
         urc_port: str | None = None,
         workaround_719: bool | None = None,
     ) -> None:
-        self.channel = channel
-        self.urc_port = urc_port
-        self.workaround_719 = workaround_719
-        """The caller's choice for the 719 padding (see :func:`lpwa.quirks.profile_for`):
-        None follows the quirk table, True forces it, False disables it; it holds
-        across re-init after a reboot."""
-        self.manufacturer = ""
-        self.model = ""
-        """The model family (``BG96``, ``BG95``, ``BG77``)."""
-        self.variant = ""
-        """The model line ``ATI`` prints (``BG95-M3``, ``BG77``, ``BG96``)."""
-        self.revision = ""
-        """The short revision ``ATI`` prints (``BG96MAR02A07M1G``)."""
-        self.firmware = ""
-        """The full revision ``AT+QGMR`` prints (``BG96MAR02A07M1G_01.016.01.016``)."""
-        self.quirks: Quirks = profile_for("")
-        self._reboots_seen = channel.reboots
-        self.health_counter = Health()
-        """Counters behind :meth:`health` (protocol APIs count their URC errors here)."""
-        self._reboot_hooks: list[Callable[[], None]] = []
-        self._init_lock = threading.RLock()
-        self._initialising = False
-        self._answering = False
-        self._procedures = ProcedureLock(channel.name, refuse=channel.on_dispatcher_thread)
-        # APP RDY is tracked per boot: the RDY count when it last came.
-        self._ready_cond = threading.Condition()
-        self._app_rdy_boot = -1
-        self._unsubscribe_ready = channel.subscribe(
-            self._on_app_rdy, lambda urc: urc.name == "APP RDY"
+        super().__init__(
+            channel.name,
+            lambda: channel.reboots,
+            urc_port=urc_port,
+            workaround_719=workaround_719,
         )
+        self.channel = channel
+        self._init_lock = threading.RLock()
+        self._procedures = ProcedureLock(channel.name, refuse=channel.on_dispatcher_thread)
+        self._ready_cond = threading.Condition()
+        self._unsubscribe_ready = channel.subscribe(self._on_app_rdy, is_app_rdy)
         self.init()
 
     @classmethod
@@ -145,123 +110,62 @@ class Modem:
             return modem
         except (ATTimeout, ProtocolError) as exc:
             channel.close()
-            # A port that is silent or answers strangely is often held by
-            # another program (ModemManager): say which, where the OS tells.
-            hint = holders_hint(port) if isinstance(port, str) else ""
-            if not hint:
+            named = with_port_holders(exc, port)
+            if named is exc:
                 raise
-            if isinstance(exc, ATTimeout):
-                raise ATTimeout(exc.command, exc.timeout, f"{exc}; {hint}") from exc
-            raise ProtocolError(f"{exc}; {hint}") from exc
+            raise named from exc
         except BaseException:
             channel.close()
             raise
+
+    # -- the shell ----------------------------------------------------------------
+
+    def run(self, proc: Proc[T]) -> T:
+        """Run a procedure to its end, held against other threads' procedures."""
+        with self._held("procedure"):
+            return drive(proc, self._perform)
+
+    def _perform(self, step: Step) -> Any:
+        if isinstance(step, Command):
+            if step.raw:
+                return self.channel.command(step.line, **step.options)
+            return self.command(step.line, **step.options)
+        if isinstance(step, Stream):
+            return self.channel.stream(step.line, **step.options)
+        if isinstance(step, Expect):
+            return self.channel.claim(step.match)
+        if isinstance(step, Wait):
+            return step.waiter.wait(step.timeout)
+        if isinstance(step, Sleep):
+            time.sleep(step.seconds)
+            return None
+        if isinstance(step, LeaseStep):
+            return self.lease()
+        if isinstance(step, Resync):
+            self.channel.resync()
+            return None
+        if isinstance(step, AwaitAppReady):
+            with self._ready_cond:
+                self._ready_cond.wait_for(self.app_ready, step.timeout)
+            return None
+        if isinstance(step, EnsureSession):
+            self.ensure_session()
+            return None
+        if isinstance(step, Subscribe):
+            return self.channel.subscribe(step.callback, step.match, claim=step.claim)
+        raise TypeError(f"not a procedure step: {step!r}")
 
     # -- session ------------------------------------------------------------------
 
     def init(self) -> None:
         """Sync, set the session options, and read the identity and quirks."""
         with self._held("init"), self._init_lock:
-            self._initialising = True
-            try:
-                deadline = time.monotonic() + READY_TIMEOUT
-                self._answering = False
-                self._sync(deadline)
-                # Echo off keeps the stream lean; verbose results and numeric
-                # +CME ERROR codes are what the error classes are built on.
-                for line in ("ATE0", "ATV1", "AT+CMEE=1"):
-                    self._setup(line, deadline)
-                if self.urc_port is not None:
-                    self._setup(f'AT+QURCCFG="urcport",{quote(self.urc_port)}', deadline)
-                self._read_identity(deadline)
-                self._await_app_rdy(deadline)
-                self._reboots_seen = self.channel.reboots
-            finally:
-                self._initialising = False
-        for hook in self._reboot_hooks:
-            hook()
+            drive(self.setup(), self._perform)
 
-    def _sync(self, deadline: float) -> None:
-        # The module may still be answering a previous program, or be in data
-        # mode after one was killed mid-body: prove where the stream stands.
-        start = time.monotonic()
-        try:
-            self.channel.resync()
-            return
-        except ATTimeout as exc:
-            first = exc
-        # A booting module ignores input for seconds: try again until it wakes.
-        silent_until = min(deadline, start + SILENT_BOOT_TIMEOUT)
-        while time.monotonic() < silent_until:
-            log.info("%s: no answer; the module may be booting, retrying", self.channel.name)
-            try:
-                self.channel.resync()
-                return
-            except ATTimeout:
-                continue
-        raise ATTimeout("AT", first.timeout, f"module does not answer ({first})") from None
-
-    def _setup(self, line: str, deadline: float) -> Reply:
-        """A set-up command, tried again while a booting module refuses it.
-
-        Only a plain ``ERROR`` is taken for "not ready yet" (what a BG95
-        answers before ``APP RDY``, zephyr PR #57110), and only until the module
-        proved ready: this boot's ``APP RDY`` came, or an extended command
-        (``AT+CMEE=1``) was accepted. ``+CME ERROR`` is always a real answer.
-        Bounded by ``deadline``; the last refusal is raised then.
-        """
-        while True:
-            try:
-                reply = self.channel.command(line)
-                self._answering = self._answering or line.startswith("AT+")
-                return reply
-            except CMEError:
-                raise
-            except CommandError:
-                if time.monotonic() >= deadline or self._answering or self._app_ready():
-                    raise
-            log.debug("%s: %r refused while booting; retrying", self.channel.name, line)
-            with self._ready_cond:
-                self._ready_cond.wait_for(self._app_ready, READY_RETRY)
-
-    def _on_app_rdy(self, urc: object) -> None:
+    def _on_app_rdy(self, urc: Urc) -> None:
         with self._ready_cond:
-            self._app_rdy_boot = self.channel.reboots
+            self.note_app_rdy(urc)
             self._ready_cond.notify_all()
-
-    def _app_ready(self) -> bool:
-        return self._app_rdy_boot == self.channel.reboots
-
-    def _await_app_rdy(self, deadline: float) -> None:
-        """After a RDY on a model that prints APP RDY, wait for it (bounded)."""
-        if self.channel.reboots == 0 or self.model not in APP_RDY_MODELS:
-            return  # no boot seen (it finished before we came), or none to wait for
-        # Set-up's extended commands were accepted, so the module answers: an
-        # APP RDY lost in a resync (it drops what precedes its marker) must
-        # not cost the whole READY_TIMEOUT.
-        end = min(deadline, time.monotonic() + APP_RDY_GRACE) if self._answering else deadline
-        with self._ready_cond:
-            if not self._ready_cond.wait_for(self._app_ready, max(0.0, end - time.monotonic())):
-                log.warning("%s: no APP RDY after RDY; going on", self.channel.name)
-
-    def _read_identity(self, deadline: float) -> None:
-        lines = self._setup("ATI", deadline).lines
-        # ATI: manufacturer, model, "Revision: <short revision>".
-        if len(lines) >= 2:
-            self.manufacturer, self.variant = lines[0], lines[1]
-            # "BG95-M3" is a BG95 (captures C16): the family keys the behaviour.
-            self.model = self.variant.split("-", 1)[0]
-        for line in lines:
-            if line.startswith("Revision:"):
-                self.revision = line.split(":", 1)[1].strip()
-        qgmr = self._setup("AT+QGMR", deadline).lines
-        self.firmware = qgmr[0].strip() if qgmr else self.revision
-        self.quirks = profile_for(self.firmware, workaround_719=self.workaround_719)
-        log.info("%s: %s %s", self.channel.name, self.model, self.firmware)
-
-    def on_reboot(self, hook: Callable[[], None]) -> None:
-        """Call ``hook`` after the session was set up again following a reboot."""
-        self._reboot_hooks.append(hook)
 
     def command(self, line: str, **options: Any) -> Reply:
         """Run one AT command (see :meth:`ATChannel.command`).
@@ -276,11 +180,8 @@ class Modem:
             self.ensure_session()
             try:
                 return self.channel.command(line, **options)
-            except CMEError as exc:
-                self.health_counter.error(exc.code)
-                raise
-            except CommandError:
-                self.health_counter.error(None)
+            except CommandError as exc:
+                self.count_error(exc)
                 raise
 
     def recover(self, *, coap_ids: Iterable[int] = (), timeout: float = 75.0) -> list[int]:
@@ -294,31 +195,8 @@ class Modem:
         by the next request, and a request still running makes the next one
         wait (703, which ``modem.http`` retries). Returns the ids closed.
         """
-        ids = [int(i) for i in coap_ids]
-        for cid in ids:
-            if isinstance(cid, bool) or not 0 <= cid <= 5:
-                raise ParameterError(f"CoAP client id must be 0-5: {cid}")
-        closed = []
         with self.procedure():
-            for cid in ids:
-
-                def mine(urc: Urc, cid: int = cid) -> bool:
-                    return urc.name == "+QCOAPCLOSE" and urc.fields[:1] == [str(cid)]
-
-                with self.channel.expect_urc(mine) as waiter:
-                    try:
-                        self.command(f"AT+QCOAPCLOSE={cid}")
-                    except CommandError:
-                        continue  # not open: nothing left behind
-                    waiter.wait(timeout)
-                closed.append(cid)
-                self.health_counter.recovery("coap_close")
-                log.info("%s: closed CoAP client %d left open by a previous run", self, cid)
-        return closed
-
-    def health(self) -> HealthReport:
-        """Reboots seen, errors by code and recovery steps run, so far."""
-        return self.health_counter.report(self.channel.reboots)
+            return drive(self.recover_procedure(coap_ids, timeout), self._perform)
 
     def _held(self, what: str) -> contextlib.AbstractContextManager[None]:
         if self.channel.on_dispatcher_thread():
@@ -353,35 +231,31 @@ class Modem:
         """
         if self.channel.on_dispatcher_thread():
             return
-        if self.channel.reboots != self._reboots_seen and not self._initialising:
+        if self.needs_setup():
             log.info("%s: module rebooted; setting the session up again", self.channel.name)
             self.init()
 
     def reboot(self, timeout: float = REBOOT_TIMEOUT) -> None:
         """Restart the module (``AT+CFUN=1,1``), wait for RDY and set up again."""
-        with self.procedure(), self.channel.expect_urc("RDY") as rdy:
-            # RDY can overtake the OK of the reboot command itself.
-            with contextlib.suppress(ModuleRebooted):
-                self.channel.command("AT+CFUN=1,1", timeout=15)
-            rdy.wait(timeout)
-        self.init()
+        with self.procedure():
+            drive(self.reboot_procedure(timeout), self._perform)
 
     # -- protocol APIs --------------------------------------------------------------
 
     @cached_property
     def network(self) -> Network:
         """SIM, registration and PDP contexts."""
-        return Network(self)
+        return Network(self, NetworkProcedures(self))
 
     @cached_property
     def ssl(self) -> SSLConfig:
         """SSL contexts (AT+QSSLCFG)."""
-        return SSLConfig(self)
+        return SSLConfig(self, SSLProcedures(self))
 
     @cached_property
     def files(self) -> Files:
         """The module's UFS file system."""
-        return Files(self)
+        return Files(self, FilesProcedures(self))
 
     @cached_property
     def http(self) -> HTTP:
@@ -412,3 +286,15 @@ class Modem:
 
     def __repr__(self) -> str:
         return f"<Modem {self.model or '?'} {self.firmware or '?'} on {self.channel.name}>"
+
+
+def with_port_holders(exc: ATTimeout | ProtocolError, port: object) -> BaseException:
+    """``exc`` naming the programs that hold ``port``, where the OS tells: a
+    port that is silent or answers strangely is often held by another program
+    (ModemManager)."""
+    hint = holders_hint(port) if isinstance(port, str) else ""
+    if not hint:
+        return exc
+    if isinstance(exc, ATTimeout):
+        return ATTimeout(exc.command, exc.timeout, f"{exc}; {hint}")
+    return ProtocolError(f"{exc}; {hint}")

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 from lpwa import answers, validate
 from lpwa.errors import CMEError, CommandError, LpwaError, ParameterError, ProtocolError
+from lpwa.procedure import Facade, Proc, awaiting, blocking, command
 
 if TYPE_CHECKING:
     from lpwa.at.channel import Reply
-    from lpwa.modem import Modem
+    from lpwa.session import Session
 
 # TCP/IP AT commands manual: AT+QIACT answers within 150 s, AT+QIDEACT within 40 s.
 ACTIVATE_TIMEOUT = 150.0
@@ -146,19 +147,20 @@ def parse_qidnscfg(reply: Reply) -> list[str]:
     return [f for f in fields[1:] if f]
 
 
-class Network:
-    """SIM, registration and PDP context control of one module."""
+class NetworkProcedures:
+    """SIM, registration and PDP context control of one module, as procedures
+    (driven by :class:`Network` and the asyncio shell's ``AsyncNetwork``)."""
 
-    def __init__(self, modem: Modem) -> None:
-        self._modem = modem
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
-    def sim_status(self) -> str:
+    def sim_status(self) -> Proc[str]:
         """``READY`` when the SIM is usable (AT+CPIN?), else the module's words."""
-        return parse_cpin(self._modem.command("AT+CPIN?"))
+        return parse_cpin((yield from command("AT+CPIN?")))
 
-    def registration(self) -> Registration:
+    def registration(self) -> Proc[Registration]:
         """The EPS (LTE Cat M / NB-IoT) registration state (AT+CEREG?)."""
-        return parse_cereg(self._modem.command("AT+CEREG?"))
+        return parse_cereg((yield from command("AT+CEREG?")))
 
     def configure(
         self,
@@ -168,22 +170,23 @@ class Network:
         password: str = "",
         auth: str | int = "NONE",
         context_type: str | int = "IPV4",
-    ) -> None:
+    ) -> Proc[None]:
         """Set APN, credentials and authentication of a context (AT+QICSGP).
 
         ``auth`` is ``"NONE"``, ``"PAP"``, ``"CHAP"``, ``"PAP_OR_CHAP"`` or 0-3;
         ``context_type`` ``"IPV4"``, ``"IPV6"``, ``"IPV4V6"`` or 1-3.
         """
-        self._modem.command(_qicsgp(context_id, apn, username, password, auth, context_type))
+        yield from command(_qicsgp(context_id, apn, username, password, auth, context_type))
 
-    def status(self) -> list[PDPContext]:
+    def status(self) -> Proc[list[PDPContext]]:
         """Every activated context with its address (AT+QIACT?)."""
-        return parse_qiact(self._modem.command("AT+QIACT?"))
+        return parse_qiact((yield from command("AT+QIACT?")))
 
-    def context(self, context_id: int = 1) -> PDPContext | None:
+    def context(self, context_id: int = 1) -> Proc[PDPContext | None]:
         """The context's state, or None when it is not active."""
         _check_context(context_id)
-        return next((c for c in self.status() if c.context_id == context_id), None)
+        contexts = yield from self.status()
+        return next((c for c in contexts if c.context_id == context_id), None)
 
     def activate(
         self,
@@ -193,7 +196,7 @@ class Network:
         password: str = "",
         auth: str | int = "NONE",
         context_type: str | int = "IPV4",
-    ) -> PDPContext:
+    ) -> Proc[PDPContext]:
         """Activate a context (configuring it first when ``apn`` is given).
 
         Does nothing when it is already active. Returns its state and address.
@@ -208,64 +211,91 @@ class Network:
                 "username, password, auth and context_type are only sent with apn="
             )
         qicsgp = None if apn is None else line
-        with self._modem.procedure():
-            current = self.context(cid)
-            if current is not None and current.active:
-                return current
-            if qicsgp is not None:
-                self._modem.command(qicsgp)
-            self._modem.command(f"AT+QIACT={cid}", timeout=ACTIVATE_TIMEOUT)
-            active = self.context(cid)
+        current = yield from self.context(cid)
+        if current is not None and current.active:
+            return current
+        if qicsgp is not None:
+            yield from command(qicsgp)
+        yield from command(f"AT+QIACT={cid}", timeout=ACTIVATE_TIMEOUT)
+        active = yield from self.context(cid)
         if active is None:
             raise NetworkError(f"context {cid} is not active after AT+QIACT")
         return active
 
-    def deactivate(self, context_id: int = 1) -> None:
+    def deactivate(self, context_id: int = 1) -> Proc[None]:
         """Deactivate a context (AT+QIDEACT)."""
         cid = _check_context(context_id)
-        self._modem.command(f"AT+QIDEACT={cid}", timeout=DEACTIVATE_TIMEOUT)
+        yield from command(f"AT+QIDEACT={cid}", timeout=DEACTIVATE_TIMEOUT)
 
-    def dns_servers(self, context_id: int = 1) -> list[str]:
+    def dns_servers(self, context_id: int = 1) -> Proc[list[str]]:
         """The context's DNS servers (AT+QIDNSCFG=<contextID>)."""
         cid = _check_context(context_id)
-        with self._modem.procedure():
-            try:
-                return parse_qidnscfg(self._modem.command(f"AT+QIDNSCFG={cid}"))
-            except CMEError:
-                raise
-            except CommandError:
-                # A plain ERROR on an inactive context (a BG96 log:
-                # Azure/embedded-wireless-framework issue #20): say so.
-                current = self.context(cid)
-                if current is None or not current.active:
-                    raise NetworkError(
-                        f"context {cid} is not active: no DNS servers to read"
-                    ) from None
-                raise
+        try:
+            return parse_qidnscfg((yield from command(f"AT+QIDNSCFG={cid}")))
+        except CMEError:
+            raise
+        except CommandError:
+            # A plain ERROR on an inactive context (a BG96 log:
+            # Azure/embedded-wireless-framework issue #20): say so.
+            current = yield from self.context(cid)
+            if current is None or not current.active:
+                raise NetworkError(f"context {cid} is not active: no DNS servers to read") from None
+            raise
 
-    def set_dns_servers(self, context_id: int, primary: str, secondary: str = "") -> None:
+    def set_dns_servers(self, context_id: int, primary: str, secondary: str = "") -> Proc[None]:
         """Assign DNS servers to a context (HTTP note 4.3, solution 1)."""
         line = f"AT+QIDNSCFG={_check_context(context_id)},{_address('primary', primary)}"
         second = _address("secondary", secondary, allow_empty=True)
         if second != '""':
             line += f",{second}"
-        self._modem.command(line)
+        yield from command(line)
 
-    def check_ready(self) -> None:
+    def check_ready(self) -> Proc[None]:
         """Raise NetworkError unless the SIM is ready and the module registered.
 
         HTTP note 4.1 (SIM) and 4.2 step 1 (PS domain registration).
         """
-        sim = self.sim_status()
+        sim = yield from self.sim_status()
         if sim != "READY":
             raise NetworkError(f"SIM not ready: +CPIN: {sim}")
-        reg = self.registration()
+        reg = yield from self.registration()
         if not reg.registered:
             raise NetworkError(f"not registered to the packet network: +CEREG stat {reg.stat}")
 
-    def reactivate(self, context_id: int = 1) -> PDPContext:
+    def reactivate(self, context_id: int = 1) -> Proc[PDPContext]:
         """Deactivate and re-activate a context (HTTP note 4.3 solution 2, 4.5)."""
         cid = _check_context(context_id)
-        with self._modem.procedure():
-            self.deactivate(cid)
-            return self.activate(cid)
+        yield from self.deactivate(cid)
+        return (yield from self.activate(cid))
+
+
+class Network(Facade[NetworkProcedures]):
+    """SIM, registration and PDP context control of one module (blocking)."""
+
+    sim_status = blocking(NetworkProcedures.sim_status)
+    registration = blocking(NetworkProcedures.registration)
+    configure = blocking(NetworkProcedures.configure)
+    status = blocking(NetworkProcedures.status)
+    context = blocking(NetworkProcedures.context)
+    activate = blocking(NetworkProcedures.activate)
+    deactivate = blocking(NetworkProcedures.deactivate)
+    dns_servers = blocking(NetworkProcedures.dns_servers)
+    set_dns_servers = blocking(NetworkProcedures.set_dns_servers)
+    check_ready = blocking(NetworkProcedures.check_ready)
+    reactivate = blocking(NetworkProcedures.reactivate)
+
+
+class AsyncNetwork(Facade[NetworkProcedures]):
+    """SIM, registration and PDP context control of one module (asyncio)."""
+
+    sim_status = awaiting(NetworkProcedures.sim_status)
+    registration = awaiting(NetworkProcedures.registration)
+    configure = awaiting(NetworkProcedures.configure)
+    status = awaiting(NetworkProcedures.status)
+    context = awaiting(NetworkProcedures.context)
+    activate = awaiting(NetworkProcedures.activate)
+    deactivate = awaiting(NetworkProcedures.deactivate)
+    dns_servers = awaiting(NetworkProcedures.dns_servers)
+    set_dns_servers = awaiting(NetworkProcedures.set_dns_servers)
+    check_ready = awaiting(NetworkProcedures.check_ready)
+    reactivate = awaiting(NetworkProcedures.reactivate)

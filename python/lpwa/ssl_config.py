@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Union
 
 from lpwa import answers, validate
 from lpwa.errors import CommandError, LpwaError, ParameterError, ProtocolError
+from lpwa.procedure import Facade, Proc, awaiting, blocking, command
 
 if TYPE_CHECKING:
     from lpwa.at.channel import Reply
-    from lpwa.modem import Modem
+    from lpwa.session import Session
 
 log = logging.getLogger("lpwa.ssl")
 
@@ -122,13 +123,13 @@ def parse_qsslcfg(reply: Reply, key: str, ctx_id: int) -> list[str]:
     return fields[2:]
 
 
-class SSLConfig:
-    """SSL context configuration of one module (contexts 0-5)."""
+class SSLProcedures:
+    """SSL context configuration of one module (contexts 0-5), as procedures."""
 
-    def __init__(self, modem: Modem) -> None:
-        self._modem = modem
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
-    def configure(self, ctx_id: int, **params: Value) -> None:
+    def configure(self, /, ctx_id: int, **params: Value) -> Proc[None]:
         """Set QSSLCFG keys of context ``ctx_id``, e.g. ``seclevel=1, cacert="ca.pem"``.
 
         Every value is checked before anything is sent. Setting ``seclevel`` 1 or
@@ -142,27 +143,41 @@ class SSLConfig:
         cid = validate.integer("ctx_id", ctx_id, 0, 5)
         explicit = set(params)
         values = _with_defaults({key: format_value(key, value) for key, value in params.items()})
-        with self._modem.procedure():
-            for key, text in values.items():
-                try:
-                    self._modem.command(f'AT+QSSLCFG="{key}",{cid},{text}')
-                except CommandError as exc:
-                    if key not in _FIRST:
-                        raise
-                    needed = text == "1" and (key == "checkhost" or key in explicit)
-                    if needed:
-                        raise SSLOptionUnsupported(key, cid, self._modem.firmware, exc) from exc
-                    log.info(
-                        "SSL context %d: this build refused %s=%s (%s); it stays unset",
-                        cid,
-                        key,
-                        text,
-                        exc.result,
-                    )
+        for key, text in values.items():
+            try:
+                yield from command(f'AT+QSSLCFG="{key}",{cid},{text}')
+            except CommandError as exc:
+                if key not in _FIRST:
+                    raise
+                needed = text == "1" and (key == "checkhost" or key in explicit)
+                if needed:
+                    raise SSLOptionUnsupported(key, cid, self._session.firmware, exc) from exc
+                log.info(
+                    "SSL context %d: this build refused %s=%s (%s); it stays unset",
+                    cid,
+                    key,
+                    text,
+                    exc.result,
+                )
 
-    def query(self, ctx_id: int, key: str) -> list[str]:
+    def query(self, ctx_id: int, key: str) -> Proc[list[str]]:
         """The current value(s) of one key (``AT+QSSLCFG="<key>",<ctx>``)."""
         cid = validate.integer("ctx_id", ctx_id, 0, 5)
         if not isinstance(key, str) or key not in SSL_KEYS:
             raise ParameterError(f"unknown QSSLCFG key {key!r}; known: {', '.join(SSL_KEYS)}")
-        return parse_qsslcfg(self._modem.command(f'AT+QSSLCFG="{key}",{cid}'), key, cid)
+        reply = yield from command(f'AT+QSSLCFG="{key}",{cid}')
+        return parse_qsslcfg(reply, key, cid)
+
+
+class SSLConfig(Facade[SSLProcedures]):
+    """SSL context configuration of one module (blocking)."""
+
+    configure = blocking(SSLProcedures.configure)
+    query = blocking(SSLProcedures.query)
+
+
+class AsyncSSLConfig(Facade[SSLProcedures]):
+    """SSL context configuration of one module (asyncio)."""
+
+    configure = awaiting(SSLProcedures.configure)
+    query = awaiting(SSLProcedures.query)

@@ -756,6 +756,15 @@ class ATChannel:
         arriving at once cannot slip past. ``match`` is a predicate or a name
         (``"+QHTTPGET"``). A reboot or a lost link wakes the waiter with an error.
         """
+        waiter = self.claim(match)
+        try:
+            yield waiter
+        finally:
+            self._remove_waiter(waiter)
+
+    def claim(self, match: Callable[[Urc], bool] | str) -> UrcWaiter:
+        """Like :meth:`expect_urc` without the ``with``: the waiter claims the
+        matching URCs until its ``cancel()``."""
         predicate: Callable[[Urc], bool]
         if isinstance(match, str):
             name = match
@@ -767,10 +776,7 @@ class ATChannel:
             if self._failure is not None:
                 raise TransportError(f"{self.name}: {self._failure}")
             self._waiters.append(waiter)
-        try:
-            yield waiter
-        finally:
-            self._remove_waiter(waiter)
+        return waiter
 
     def _remove_waiter(self, waiter: UrcWaiter) -> None:
         with self._state_lock:

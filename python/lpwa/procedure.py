@@ -1,0 +1,272 @@
+"""Procedures written once, free of I/O, and the shells that drive them.
+
+A procedure (an HTTP GET with its URL, request, result URC and body; an upload
+with its checksum; PDP bring-up; set-up after a reboot) is a generator. It
+yields *steps* — run this command, open this body stream, claim these URCs,
+wait for one, sleep — and receives each step's result (or has its error raised
+at the ``yield``), like h11 and httpcore keep the protocol apart from I/O.
+Two thin shells perform the steps: :class:`lpwa.Modem` blocks a thread on each,
+:class:`lpwa.aio.AsyncModem` awaits each. Neither knows what a command means.
+
+A procedure written here::
+
+    def activate(self, cid: int) -> Proc[None]:
+        yield from command(f"AT+QIACT={cid}", timeout=150)
+
+becomes ``modem.network.activate(1)`` in the sync shell and
+``await modem.network.activate(1)`` in the asyncio shell through the
+:func:`blocking` and :func:`awaiting` class attributes of the facades.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Coroutine, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union
+
+from lpwa.at.channel import Reply, Urc
+
+if TYPE_CHECKING:
+    from typing_extensions import Concatenate, ParamSpec
+
+    P = ParamSpec("P")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+UrcMatch = Union[Callable[[Urc], bool], str]
+
+
+@dataclass(frozen=True)
+class Command:
+    """Run one AT command; the result is its :class:`~lpwa.at.Reply`.
+
+    ``options`` are :meth:`lpwa.at.ATChannel.command`'s keywords. Through the
+    session (``raw=False``) the module is set up again first if it rebooted,
+    and errors are counted for ``health()``; ``raw=True`` goes straight to the
+    channel (set-up itself uses it).
+    """
+
+    line: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    raw: bool = False
+
+
+@dataclass(frozen=True)
+class Stream:
+    """Start a command whose body is read lazily; the result is the shell's
+    body stream (iterable in the sync shell, async-iterable in asyncio), with
+    ``reply`` set once its final code came."""
+
+    line: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Expect:
+    """Start claiming the URCs ``match`` accepts (a predicate or a ``+NAME``);
+    the result is a waiter: pass it to :class:`Wait`, and ``cancel()`` it
+    when done (claimed URCs nobody waited for go back to the queue)."""
+
+    match: UrcMatch
+
+
+@dataclass(frozen=True)
+class Wait:
+    """The next URC ``waiter`` claimed; ATTimeout after ``timeout`` s."""
+
+    waiter: Any
+    timeout: float | None
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Let ``seconds`` pass."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Keep the module for a streamed response after the procedure returns;
+    the result has ``release()`` (see :meth:`lpwa.Modem.lease`)."""
+
+
+@dataclass(frozen=True)
+class Resync:
+    """Prove where the module's stream stands (see :meth:`lpwa.at.ATChannel.resync`)."""
+
+
+@dataclass(frozen=True)
+class AwaitAppReady:
+    """Wait up to ``timeout`` s for this boot's ``APP RDY`` (returns at once
+    if it came already); the procedure checks again itself."""
+
+    timeout: float
+
+
+@dataclass(frozen=True)
+class EnsureSession:
+    """Set the session up again if the module rebooted since it was last set up
+    (:meth:`lpwa.Modem.ensure_session`); a :class:`Command` does it by itself."""
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    """Call ``callback`` with each URC ``match`` accepts, in order, until the
+    returned function is called (see :meth:`lpwa.at.ATChannel.subscribe`).
+    The callback must not block: the asyncio shell calls it on the loop."""
+
+    callback: Callable[[Urc], None]
+    match: Callable[[Urc], bool] | None = None
+    claim: bool = False
+
+
+Step = Union[
+    Command, Stream, Expect, Wait, Sleep, Lease, Resync, AwaitAppReady, EnsureSession, Subscribe
+]
+Proc = Generator[Step, Any, T]
+"""A procedure returning ``T``."""
+
+
+# -- the vocabulary procedures are written in ---------------------------------------
+
+
+def command(line: str, **options: Any) -> Proc[Reply]:
+    """Run ``line`` through the session; its Reply."""
+    reply: Reply = yield Command(line, options)
+    return reply
+
+
+def raw_command(line: str, **options: Any) -> Proc[Reply]:
+    """Run ``line`` straight on the channel (no session check); its Reply."""
+    reply: Reply = yield Command(line, options, raw=True)
+    return reply
+
+
+def urc_after(line: str, match: UrcMatch, timeout: float | None, **options: Any) -> Proc[Urc]:
+    """Run ``line``, then wait for the URC that ends it (claimed before the
+    command is written, so a URC that comes at once cannot slip past)."""
+    waiter = yield Expect(match)
+    try:
+        yield Command(line, options)
+        urc: Urc = yield Wait(waiter, timeout)
+        return urc
+    finally:
+        waiter.cancel()
+
+
+def sleep(seconds: float) -> Proc[None]:
+    """Let ``seconds`` pass."""
+    yield Sleep(seconds)
+
+
+# -- driving a procedure ------------------------------------------------------------
+
+
+def drive(proc: Proc[T], perform: Callable[[Step], Any]) -> T:
+    """Run ``proc`` to its end, performing each step with ``perform``.
+
+    A step's error is raised inside the procedure at its ``yield``, so its
+    ``try``/``finally`` clean-up runs (and may itself run steps).
+    """
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = proc.throw(error) if error is not None else proc.send(value)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            error = None
+        try:
+            value = perform(step)
+        except BaseException as exc:  # raised inside the procedure
+            value, error = None, exc
+
+
+async def adrive(proc: Proc[T], perform: Callable[[Step], Coroutine[Any, Any, Any]]) -> T:
+    """:func:`drive` for the asyncio shell: each step is awaited.
+
+    Cancelling the task raises CancelledError inside the procedure like any
+    other step error, so its clean-up runs before the cancellation goes on.
+    """
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = proc.throw(error) if error is not None else proc.send(value)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        finally:
+            error = None
+        try:
+            value = await perform(step)
+        except BaseException as exc:  # raised inside the procedure
+            value, error = None, exc
+
+
+# -- the facades' methods -------------------------------------------------------------
+
+
+class Facade(Generic[T]):
+    """A shell's view of one procedures object (``modem.http``, ``modem.files`` …).
+
+    ``_procs`` holds the procedures and their state; ``_shell`` performs them:
+    ``run(proc)`` in the sync shell, ``arun(proc)`` in the asyncio one.
+    """
+
+    def __init__(self, shell: Any, procs: T) -> None:
+        self._shell = shell
+        self._procs = procs
+
+
+def blocking(
+    fn: Callable[Concatenate[Any, P], Proc[R]],
+) -> Callable[Concatenate[Facade[Any], P], R]:
+    """A sync facade method that runs the procedure ``fn`` as one procedure
+    (held against other threads, see :meth:`lpwa.Modem.procedure`)."""
+
+    @functools.wraps(fn)
+    def method(self: Facade[Any], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self._shell.run(fn(self._procs, *args, **kwargs))  # type: ignore[no-any-return]
+
+    return method
+
+
+def awaiting(
+    fn: Callable[Concatenate[Any, P], Proc[R]],
+) -> Callable[Concatenate[Facade[Any], P], Coroutine[Any, Any, R]]:
+    """An asyncio facade method that runs the procedure ``fn``."""
+
+    @functools.wraps(fn)
+    async def method(self: Facade[Any], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await self._shell.arun(fn(self._procs, *args, **kwargs))  # type: ignore[no-any-return]
+
+    return method
+
+
+__all__ = [
+    "AwaitAppReady",
+    "Command",
+    "EnsureSession",
+    "Expect",
+    "Facade",
+    "Lease",
+    "Proc",
+    "Resync",
+    "Sleep",
+    "Step",
+    "Stream",
+    "Subscribe",
+    "Wait",
+    "adrive",
+    "awaiting",
+    "blocking",
+    "command",
+    "drive",
+    "raw_command",
+    "sleep",
+    "urc_after",
+]
