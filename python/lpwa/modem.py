@@ -34,6 +34,7 @@ from lpwa.procedure import (
     EnsureSession,
     Expect,
     Proc,
+    Pull,
     Resync,
     Sleep,
     Step,
@@ -132,6 +133,8 @@ class Modem(Session):
             return self.command(step.line, **step.options)
         if isinstance(step, Stream):
             return self.channel.stream(step.line, **step.options)
+        if isinstance(step, Pull):
+            return step.stream.pull()
         if isinstance(step, Expect):
             return self.channel.claim(step.match)
         if isinstance(step, Wait):

@@ -64,6 +64,14 @@ class Stream:
 
 
 @dataclass(frozen=True)
+class Pull:
+    """The next body chunk of a :class:`Stream`'s result, or None once the
+    body ended (its ``reply`` is then set). Errors are the command's."""
+
+    stream: Any
+
+
+@dataclass(frozen=True)
 class Expect:
     """Start claiming the URCs ``match`` accepts (a predicate or a ``+NAME``);
     the result is a waiter: pass it to :class:`Wait`, and ``cancel()`` it
@@ -124,7 +132,17 @@ class Subscribe:
 
 
 Step = Union[
-    Command, Stream, Expect, Wait, Sleep, Lease, Resync, AwaitAppReady, EnsureSession, Subscribe
+    Command,
+    Stream,
+    Pull,
+    Expect,
+    Wait,
+    Sleep,
+    Lease,
+    Resync,
+    AwaitAppReady,
+    EnsureSession,
+    Subscribe,
 ]
 Proc = Generator[Step, Any, T]
 """A procedure returning ``T``."""
@@ -255,6 +273,7 @@ __all__ = [
     "Facade",
     "Lease",
     "Proc",
+    "Pull",
     "Resync",
     "Sleep",
     "Step",

@@ -233,6 +233,19 @@ class CommandStream:
         self.body_seen = False
         self.body_done = False
         self.body_code: int | None = None
+        self._chunks: Iterator[bytes] | None = None
+
+    def pull(self) -> bytes | None:
+        """The next body chunk, or None once the command finished (``reply``
+        is set then). Starts the command on the first call."""
+        if self._chunks is None:
+            self._chunks = iter(self)
+        return next(self._chunks, None)
+
+    def close(self) -> None:
+        """Abandon the command where it stands (see :meth:`ATChannel.stream`)."""
+        if self._chunks is not None:
+            self._chunks.close()  # type: ignore[attr-defined]
 
     def __iter__(self) -> Iterator[bytes]:
         ch = self._channel
