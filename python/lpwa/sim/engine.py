@@ -1,6 +1,7 @@
-"""The command engine: one session thread per AT port, framing, data phases.
+"""The command engine: one session per AT port, framing, data phases.
 
-A ``Session`` reads its port's input, assembles command lines (terminated by
+A ``Session`` (run on the shared worker pool while its port has input, see
+``lpwa.sim.reactor``) reads its port's input, assembles command lines (terminated by
 ``<CR>``; a leading ``<LF>`` is ignored), echoes them, dispatches them to the
 command families through a ``Registry`` and writes the final result code.
 Commands of both ports are serialised by the module lock, as on the module's
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Callable
 from lpwa.sim import results
 from lpwa.sim.atparse import Command, SyntaxFault, parse_basic, parse_line
 from lpwa.sim.params import CommandFailed
+from lpwa.sim.reactor import WorkerPool, shared
 from lpwa.sim.transport import Port
 
 if TYPE_CHECKING:
@@ -304,37 +306,77 @@ def _enters_data_mode(raw: bytes) -> bool:
 
 
 class Session:
-    """The command loop of one port (runs in its own thread)."""
+    """The command loop of one port.
 
-    def __init__(self, module: Module, channel: Channel, registry: Registry) -> None:
+    It holds no thread: the port's ``on_input`` (reactor thread) submits
+    ``_drain`` to the shared worker pool, which consumes the buffered input
+    and runs the commands it completes, then returns the worker. A command
+    that waits (data phase, network, ``ctx.sleep``) keeps its worker until
+    its final result; at most one drain per session runs at a time.
+    """
+
+    def __init__(
+        self, module: Module, channel: Channel, registry: Registry, pool: WorkerPool | None = None
+    ) -> None:
         self.module = module
         self.channel = channel
         self.registry = registry
-        self._thread = threading.Thread(
-            target=self._run, name=f"sim-session-{channel.name}", daemon=True
-        )
+        self._pool = pool or shared().pool
+        self._line = bytearray()
+        self._overflow = False
+        self._connection = channel.port.connection_id
+        self._state = threading.Condition(threading.Lock())
+        self._pending = False  # input arrived since the drain last looked
+        self._running = False  # a drain is submitted or running
 
     def start(self) -> None:
-        """Start the session thread."""
-        self._thread.start()
+        """Start consuming the port's input."""
+        self.channel.port.on_input = self._wake
+        self._wake()  # input that came before start()
 
     def join(self, timeout: float) -> None:
-        """Wait for the thread to end (after the module closed)."""
-        self._thread.join(timeout)
+        """Wait for a running drain to end (after the module closed)."""
+        deadline = time.monotonic() + timeout
+        with self._state:
+            while self._running:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._state.wait(remaining)
 
-    def _run(self) -> None:
+    def _wake(self) -> None:
+        with self._state:
+            self._pending = True
+            if self._running or self.module.closed:
+                return
+            self._running = True
+        self._pool.submit(self._drain)
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                with self._state:
+                    if not self._pending or self.module.closed:
+                        break
+                    self._pending = False
+                self._consume()
+        finally:
+            with self._state:
+                self._running = False
+                self._state.notify_all()
+
+    def _consume(self) -> None:
+        """Assemble and run command lines until the buffer is empty."""
         port = self.channel.port
-        line = bytearray()
-        overflow = False
-        connection = port.connection_id
+        line = self._line
         while not self.module.closed:
-            chunk = port.input.read(4096, 0.05)
-            if port.connection_id != connection:
-                connection = port.connection_id
+            chunk = port.input.read(4096, 0)
+            if port.connection_id != self._connection:
+                self._connection = port.connection_id
                 line.clear()
-                overflow = False
+                self._overflow = False
             if not chunk:
-                continue
+                return
             if self.module.booting:
                 line.clear()
                 continue  # the UART is dead while the module boots
@@ -343,8 +385,8 @@ class Session:
                     port.input.unread(chunk[i + 1 :])
                     raw = bytes(line)
                     line.clear()
-                    self._execute(raw, overflow)
-                    overflow = False
+                    self._execute(raw, self._overflow)
+                    self._overflow = False
                     break
                 if byte == 0x0A and not line:
                     continue
@@ -352,7 +394,7 @@ class Session:
                     del line[-1:]
                     continue
                 if len(line) >= MAX_LINE:
-                    overflow = True
+                    self._overflow = True
                     line.clear()
                 line.append(byte)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lpwa.sim import results
@@ -29,6 +29,7 @@ from lpwa.sim.files import FileState
 from lpwa.sim.firmware import FirmwareProfile
 from lpwa.sim.http import HttpState
 from lpwa.sim.network import NetworkState
+from lpwa.sim.reactor import shared
 from lpwa.sim.tls import SslState
 from lpwa.sim.ufs import UFS
 from lpwa.sim.wedge import HttpWedge
@@ -220,10 +221,7 @@ class Module:
             self.booting = True
             self.app_ready = False
             self._reset_state()
-        thread = threading.Thread(
-            target=self._boot_later, args=(generation,), name="sim-boot", daemon=True
-        )
-        thread.start()
+        self._after(self.scaled(self.options.boot_delay), generation, self._boot_rdy)
 
     def _reset_state(self) -> None:
         self.http_wedge.rebooted()
@@ -242,18 +240,17 @@ class Module:
             ch.reset(echo=self.options.echo, cmee=self.options.cmee)
             ch.port.input.clear()
 
-    def _wait(self, seconds: float, generation: int) -> bool:
-        """Sleep ``seconds`` real seconds; False when closed or rebooted meanwhile."""
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.closed or generation != self.generation:
-                return False
-            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-        return not self.closed and generation == self.generation
+    def _after(self, seconds: float, generation: int, step: Callable[[int], None]) -> None:
+        """``step(generation)`` after ``seconds`` real seconds on the shared
+        scheduler (no thread per boot), unless closed or rebooted meanwhile."""
 
-    def _boot_later(self, generation: int) -> None:
-        if not self._wait(self.scaled(self.options.boot_delay), generation):
-            return
+        def fire() -> None:
+            if not self.closed and generation == self.generation:
+                step(generation)
+
+        shared().scheduler.call_later(seconds, fire)
+
+    def _boot_rdy(self, generation: int) -> None:
         urcs = self.boot_urcs()
         app_rdy = urcs[-1:] == ["APP RDY"]
         with self._power_lock:
@@ -264,8 +261,10 @@ class Module:
             self.booting = False
             self.app_ready = not app_rdy
             self._send_boot_urcs(urcs[:-1] if app_rdy else urcs)
-        if not app_rdy or not self._wait(self.scaled(self.profile.app_rdy_delay), generation):
-            return
+        if app_rdy:
+            self._after(self.scaled(self.profile.app_rdy_delay), generation, self._boot_app_rdy)
+
+    def _boot_app_rdy(self, generation: int) -> None:
         with self._power_lock:
             if self.closed or generation != self.generation:
                 return
