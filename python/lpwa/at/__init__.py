@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from lpwa.at.channel import DEFAULT_TIMEOUT, ATChannel, Reply, Urc, UrcWaiter
+from lpwa.at.channel import ATChannel, Reply, Urc, UrcWaiter
+from lpwa.at.core import DEFAULT_TIMEOUT
 from lpwa.at.fields import quote, response_fields, split_fields
 from lpwa.at.transport import Transport
 
