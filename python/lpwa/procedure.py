@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union
 
 from lpwa.at.channel import Reply, Urc
+from lpwa.driving import adrive, drive
 
 if TYPE_CHECKING:
     from typing_extensions import Concatenate, ParamSpec
@@ -181,48 +182,6 @@ def sleep(seconds: float) -> Proc[None]:
 
 
 # -- driving a procedure ------------------------------------------------------------
-
-
-def drive(proc: Proc[T], perform: Callable[[Step], Any]) -> T:
-    """Run ``proc`` to its end, performing each step with ``perform``.
-
-    A step's error is raised inside the procedure at its ``yield``, so its
-    ``try``/``finally`` clean-up runs (and may itself run steps).
-    """
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = proc.throw(error) if error is not None else proc.send(value)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        finally:
-            error = None
-        try:
-            value = perform(step)
-        except BaseException as exc:  # raised inside the procedure
-            value, error = None, exc
-
-
-async def adrive(proc: Proc[T], perform: Callable[[Step], Coroutine[Any, Any, Any]]) -> T:
-    """:func:`drive` for the asyncio shell: each step is awaited.
-
-    Cancelling the task raises CancelledError inside the procedure like any
-    other step error, so its clean-up runs before the cancellation goes on.
-    """
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = proc.throw(error) if error is not None else proc.send(value)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        finally:
-            error = None
-        try:
-            value = await perform(step)
-        except BaseException as exc:  # raised inside the procedure
-            value, error = None, exc
 
 
 # -- the facades' methods -------------------------------------------------------------

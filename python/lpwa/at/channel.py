@@ -41,6 +41,7 @@ from lpwa.at.core import (
 from lpwa.at.core import UrcWaiter as _CoreWaiter
 from lpwa.at.fields import split_fields
 from lpwa.at.transport import Transport
+from lpwa.driving import drive
 from lpwa.errors import ATTimeout, ModemBusy, TransportError
 from lpwa.tokenizer import Tokenizer
 
@@ -221,23 +222,9 @@ class ATChannel(ChannelCore):
         """
         with self._cmd_lock:
             self._desync = self._desync or "a new session"
-            self._run_ops(resync_ops(self))
+            drive(resync_ops(self), self._perform)
 
     # -- performing the core's operations -------------------------------------------
-
-    def _run_ops(self, ops: Generator[Op, Any, Any]) -> Any:
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                op = ops.throw(error) if error is not None else ops.send(value)
-            except StopIteration as stop:
-                return stop.value
-            error = None
-            try:
-                value = self._perform(op)
-            except BaseException as exc:  # raised inside the procedure
-                value, error = None, exc
 
     def _perform(self, op: Op) -> Any:
         if isinstance(op, Receive):

@@ -323,6 +323,8 @@ class ChannelCore:
         self.reboots = 0
         """How many times the module announced a (re)boot with ``RDY``."""
         self.last_rx = time.monotonic()
+        self.last_urc: float | None = None
+        """When the last URC came (``time.monotonic()``), for health reports."""
         self.on_trace: Callable[[str, str, bytes], None] | None = None
         """Called with (">", "command" or "data", bytes) for what is written and
         ("<", kind, data) for each event read, kind being the tokenizer's, with
@@ -460,6 +462,7 @@ class ChannelCore:
             )
 
     def _on_urc(self, event: Event) -> None:
+        self.last_urc = time.monotonic()
         text = event.data.decode("utf-8", "replace")
         invalid = event.kind == "invalid"
         urc = Urc(event.name or text, text, event.payload, invalid)
