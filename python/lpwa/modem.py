@@ -121,9 +121,11 @@ class Modem(Session):
 
     # -- the shell ----------------------------------------------------------------
 
-    def run(self, proc: Proc[T]) -> T:
-        """Run a procedure to its end, held against other threads' procedures."""
-        with self._held("procedure"):
+    def run(self, proc: Proc[T], lease: Lease | None = None) -> T:
+        """Run a procedure to its end, held against other threads' procedures;
+        with ``lease``, as the holder of that open lease (a streamed body)."""
+        holder = lease if lease is not None and not lease.released else contextlib.nullcontext()
+        with holder, self._held("procedure"):
             return drive(proc, self._perform)
 
     def _perform(self, step: Step) -> Any:
@@ -270,9 +272,9 @@ class Modem(Session):
     @cached_property
     def coap(self) -> CoAP:
         """CoAP through the module's own stack (AT+QCOAP*)."""
-        from lpwa.coap.client import CoAP
+        from lpwa.coap.client import CoAP, CoAPProcedures
 
-        return CoAP(self)
+        return CoAP(self, CoAPProcedures(self, FilesProcedures(self), SSLProcedures(self)))
 
     # -- lifetime -------------------------------------------------------------------
 

@@ -46,31 +46,7 @@ class Transport:
     """A serial link to the module, with reads that ``close()`` can interrupt."""
 
     def __init__(self, port: str | serial.SerialBase, baudrate: int = 115200, **kwargs: Any):
-        if isinstance(port, serial.SerialBase):
-            self._serial = port
-            self.name = str(port.port)
-        else:
-            self.name = port
-            device = _char_device(port)
-            if device is not None:
-                # Only the grabbers' fds: a full scan costs too much for every open.
-                grabbers = port_holders(port, names=PORT_GRABBERS)
-                if grabbers:
-                    raise TransportError(
-                        f"{port} is held by {_names(grabbers)}, which sends its own AT "
-                        f"commands on it; {EXCLUDE_HOWTO}"
-                    )
-            # A module that stops reading (or a wedged USB-serial adapter) must
-            # not hang a write for ever: long enough for the largest data phase
-            # (a 1,024,000-byte POST at 115200 baud, about 90 s), then an error.
-            kwargs.setdefault("write_timeout", WRITE_TIMEOUT)
-            try:
-                self._serial = serial.serial_for_url(port, baudrate=baudrate, **kwargs)
-            except (serial.SerialException, OSError, ValueError) as exc:
-                hint = holders_hint(port) if device is not None else ""
-                raise TransportError(
-                    f"cannot open {port!r}: {exc}{'; ' + hint if hint else ''}"
-                ) from exc
+        self._serial, self.name = open_serial(port, baudrate, **kwargs)
         self._fd: int | None
         try:
             self._fd = int(self._serial.fileno())
@@ -145,6 +121,33 @@ class Transport:
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def open_serial(
+    port: str | serial.SerialBase, baudrate: int = 115200, **kwargs: Any
+) -> tuple[serial.SerialBase, str]:
+    """Open ``port`` (or take an open pyserial port) as both shells do: a port
+    ModemManager holds is refused, a failure names the port's holders."""
+    if isinstance(port, serial.SerialBase):
+        return port, str(port.port)
+    device = _char_device(port)
+    if device is not None:
+        # Only the grabbers' fds: a full scan costs too much for every open.
+        grabbers = port_holders(port, names=PORT_GRABBERS)
+        if grabbers:
+            raise TransportError(
+                f"{port} is held by {_names(grabbers)}, which sends its own AT "
+                f"commands on it; {EXCLUDE_HOWTO}"
+            )
+    # A module that stops reading (or a wedged USB-serial adapter) must
+    # not hang a write for ever: long enough for the largest data phase
+    # (a 1,024,000-byte POST at 115200 baud, about 90 s), then an error.
+    kwargs.setdefault("write_timeout", WRITE_TIMEOUT)
+    try:
+        return serial.serial_for_url(port, baudrate=baudrate, **kwargs), port
+    except (serial.SerialException, OSError, ValueError) as exc:
+        hint = holders_hint(port) if device is not None else ""
+        raise TransportError(f"cannot open {port!r}: {exc}{'; ' + hint if hint else ''}") from exc
 
 
 # -- who holds a port (Linux /proc; elsewhere, or unreadable, nobody is named) -----
