@@ -13,7 +13,8 @@ from the simulated UFS), CoAP over UDP.
 
 Layout (one concern per module): ``simulator`` (the facade), ``module`` (shared
 state, URC routing, reboot), ``engine`` (per-port sessions, framing, data
-phases), ``transport`` (pty and TCP), ``atparse``/``params`` (command lines),
+phases), ``transport`` (pty and TCP), ``reactor`` (the shared I/O core),
+``fleet``, ``ticker`` (periodic URCs), ``atparse``/``params`` (command lines),
 ``results`` (response bytes), command families ``basic``, ``network``,
 ``files``, ``tls`` (QSSLCFG), ``http`` (+ ``http_client``), ``coap`` (+
 ``coap_client``), ``firmware`` (profiles; quirk data in ``lpwa.quirks``),
@@ -30,13 +31,20 @@ Other handles: ``sim.ufs`` (``UFS``: ``sim.ufs["cacert.pem"] = pem``),
 (settable), ``sim.queue_coap_tokens(*tokens)``, ``sim.transcript``/
 ``sim.transcript_bytes()``, ``sim.module``.
 
-``python -m lpwa.sim --help`` runs one from the shell (``main(argv)``).
+Many modules in one process: ``SimulatorFleet(count, **options)`` (``fleet``),
+with ``.urls`` and ``.simulators``; every port of the process is served by one
+shared I/O core (``reactor``: a reader thread, a timer thread, a worker pool
+busy only while a port has input), so an idle module costs no thread.
+
+``python -m lpwa.sim --help`` runs one from the shell (``main(argv)``);
+``--count N`` serves N modules and prints their URLs.
 """
 
 from __future__ import annotations
 
 from lpwa.sim.faults import Faults
 from lpwa.sim.firmware import KNOWN_FIRMWARE, FirmwareProfile
+from lpwa.sim.fleet import SimulatorFleet
 from lpwa.sim.simulator import DEFAULT_FIRMWARE, Simulator, TranscriptEntry
 from lpwa.sim.ufs import UFS, checksum, checksum_hex
 
@@ -47,6 +55,7 @@ __all__ = [
     "Faults",
     "FirmwareProfile",
     "Simulator",
+    "SimulatorFleet",
     "TranscriptEntry",
     "checksum",
     "checksum_hex",

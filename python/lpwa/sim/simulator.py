@@ -6,6 +6,7 @@ options, the fault methods and the decisions it encodes.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
@@ -18,6 +19,7 @@ from lpwa.sim.engine import Channel, Registry, Session
 from lpwa.sim.faults import Faults
 from lpwa.sim.firmware import FirmwareProfile, profile
 from lpwa.sim.module import Module, Options
+from lpwa.sim.ticker import UrcTicker
 from lpwa.sim.transport import Port, PtyPort, TcpPort
 from lpwa.sim.ufs import UFS
 
@@ -32,6 +34,13 @@ def registry() -> Registry:
     for family in (basic, network, files, tls, http, coap):
         reg.update(family.REGISTRY)
     return reg
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_registry() -> Registry:
+    # Handlers are plain functions and nobody edits the tables at run time:
+    # every module of the process can share one (it matters in a fleet).
+    return registry()
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,11 @@ class Simulator:
     - ``coap_ack_prefix`` (None): overrides the profile's ``+QCOAPACK`` spelling
       (``"+COAPACK"`` reproduces the CoAP note's examples).
     - ``ufs_size`` (8 MiB), ``transcript_size`` (10000 chunks kept).
+    - ``urc_every`` (None = off): seconds between ``+QIND: "csq",<rssi>,99``
+      URCs (``lpwa.sim.ticker``), a steady URC load for fleet tests.
+
+    Ports are read by the process's shared I/O core (``lpwa.sim.reactor``):
+    a module costs no thread of its own; ``SimulatorFleet`` serves many.
     """
 
     def __init__(
@@ -100,9 +114,12 @@ class Simulator:
         http_wedge_cure: str = "reactivate",
         ufs_size: int = 8 * 1024 * 1024,
         transcript_size: int = 10000,
+        urc_every: float | None = None,
     ) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be > 0")
+        if urc_every is not None and not urc_every > 0:
+            raise ValueError("urc_every must be > 0 seconds")
         if cmee not in (0, 1, 2):
             raise ValueError("cmee must be 0, 1 or 2")
         self.profile: FirmwareProfile = profile(
@@ -132,6 +149,8 @@ class Simulator:
         self._transcript: deque[TranscriptEntry] = deque(maxlen=transcript_size)
         self._transcript_lock = threading.Lock()
         self._started = False
+        self._urc_every = urc_every
+        self._ticker: UrcTicker | None = None
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> Simulator:
@@ -144,7 +163,7 @@ class Simulator:
         if self._want_pty:
             self._pty = PtyPort("usbat", tap=self._tap)
             self._ports.append(self._pty)
-        reg = registry()
+        reg = _shared_registry()
         opts = self._module.options
         for port in self._ports:
             channel = Channel(port, echo=opts.echo, cmee=opts.cmee)
@@ -153,10 +172,15 @@ class Simulator:
         for session in self._sessions:
             session.start()
         self._module.power_on()
+        if self._urc_every is not None:
+            self._ticker = UrcTicker(self._module, self._urc_every, slot=self._tcp.address[1])
+            self._ticker.start()
         return self
 
     def close(self) -> None:
         """Stop the module and close both ports (idempotent)."""
+        if self._ticker is not None:
+            self._ticker.cancel()
         self._module.close()
         for port in self._ports:
             port.close()
