@@ -33,9 +33,29 @@ from typing import Any
 import pytest
 import trustme
 
+from aio_bridge import open_blocking
 from lpwa.modem import Modem
 from lpwa.sim import Simulator
 from servers import CoAPTestServer, HTTPTestServer, SilentUdpPort
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # A test module with SHELLS = ("sync", "aio") runs each test that opens a
+    # module through `shell` (open_shell, open_modem, modem) against both the
+    # blocking Modem and lpwa.aio.AsyncModem (through tests/aio_bridge.py).
+    if "shell" in metafunc.fixturenames:
+        shells = getattr(metafunc.module, "SHELLS", ("sync",))
+        metafunc.parametrize("shell", shells)
+
+
+@pytest.fixture
+def open_shell(shell: str) -> Callable[..., Any]:
+    """``open_shell(url, **kw)``: ``Modem.open``, or for the "aio" shell the
+    AsyncModem seen through a blocking view; a context manager either way."""
+    if shell == "aio":
+        return open_blocking
+    return Modem.open
+
 
 FAST = 0.05
 """time_scale of the fixture simulators: a 60 s module timer lasts 3 s."""
@@ -153,14 +173,16 @@ def make_sim() -> Iterator[Callable[..., Simulator]]:
 
 
 @pytest.fixture
-def open_modem(make_sim: Callable[..., Simulator]) -> Iterator[Callable[..., Modem]]:
+def open_modem(
+    make_sim: Callable[..., Simulator], open_shell: Callable[..., Modem]
+) -> Iterator[Callable[..., Modem]]:
     """``open_modem(**sim_options)``: a Modem on a fresh simulator, PDP context 1 up
     (closed at teardown)."""
     modems: list[Modem] = []
 
     def factory(**options: object) -> Modem:
         sim = make_sim(**options)
-        modem = Modem.open(sim.url)
+        modem = open_shell(sim.url)
         modems.append(modem)
         modem.network.activate(1, apn="internet")
         return modem

@@ -14,6 +14,9 @@ from lpwa.sim import Simulator
 from lpwa.ssl_config import SSLOptionUnsupported
 from servers import pattern_bytes
 
+# The network, ssl and files tests run against both shells (conftest.py).
+SHELLS = ("sync", "aio")
+
 
 def _sent_commands(modem: Modem) -> list[bytes]:
     sent: list[bytes] = []
@@ -35,10 +38,15 @@ def _sent_commands(modem: Modem) -> list[bytes]:
     ],
 )
 def test_identity_and_quirk_profile(
-    make_sim: Callable[..., Simulator], firmware: str, model: str, revision: str, affected: set[str]
+    open_shell: Callable[..., Modem],
+    make_sim: Callable[..., Simulator],
+    firmware: str,
+    model: str,
+    revision: str,
+    affected: set[str],
 ) -> None:
     sim = make_sim(firmware=firmware)
-    with Modem.open(sim.url) as modem:
+    with open_shell(sim.url) as modem:
         assert modem.firmware == firmware
         assert modem.model == model
         assert modem.revision == revision
@@ -46,14 +54,16 @@ def test_identity_and_quirk_profile(
         assert modem.quirks.https_post_719 == affected
 
 
-def test_modem_opens_a_pty_path(sim: Simulator) -> None:
-    with Modem.open(sim.pty) as modem:
+def test_modem_opens_a_pty_path(open_shell: Callable[..., Modem], sim: Simulator) -> None:
+    with open_shell(sim.pty) as modem:
         assert modem.firmware == sim.firmware
         assert modem.network.sim_status() == "READY"
 
 
-def test_session_is_set_up_again_after_a_reboot(sim: Simulator) -> None:
-    with Modem.open(sim.url) as modem:
+def test_session_is_set_up_again_after_a_reboot(
+    open_shell: Callable[..., Modem], sim: Simulator
+) -> None:
+    with open_shell(sim.url) as modem:
         sent = _sent_commands(modem)
         modem.reboot()
         assert sent[:1] == [b"AT+CFUN=1,1\r"]
@@ -63,8 +73,10 @@ def test_session_is_set_up_again_after_a_reboot(sim: Simulator) -> None:
         assert modem.network.status() == []
 
 
-def test_unrequested_reboot_is_noticed_before_the_next_command(sim: Simulator) -> None:
-    with Modem.open(sim.url) as modem:
+def test_unrequested_reboot_is_noticed_before_the_next_command(
+    open_shell: Callable[..., Modem], sim: Simulator
+) -> None:
+    with open_shell(sim.url) as modem:
         sent = _sent_commands(modem)
         sim.reboot()
         sim.wait_booted(10)
@@ -74,21 +86,25 @@ def test_unrequested_reboot_is_noticed_before_the_next_command(sim: Simulator) -
         assert sent.index(b"ATE0\r") < sent.index(b"AT+CPIN?\r")
 
 
-def test_check_ready_raises_without_sim(make_sim: Callable[..., Simulator]) -> None:
+def test_check_ready_raises_without_sim(
+    open_shell: Callable[..., Modem], make_sim: Callable[..., Simulator]
+) -> None:
     sim = make_sim(sim_ready=False)
-    with Modem.open(sim.url) as modem, pytest.raises((NetworkError, errors.CommandError)):
+    with open_shell(sim.url) as modem, pytest.raises((NetworkError, errors.CommandError)):
         modem.network.check_ready()
 
 
-def test_check_ready_raises_when_not_registered(make_sim: Callable[..., Simulator]) -> None:
+def test_check_ready_raises_when_not_registered(
+    open_shell: Callable[..., Modem], make_sim: Callable[..., Simulator]
+) -> None:
     sim = make_sim(registered=False)
-    with Modem.open(sim.url) as modem, pytest.raises(NetworkError) as info:
+    with open_shell(sim.url) as modem, pytest.raises(NetworkError) as info:
         modem.network.check_ready()
     assert "not registered" in str(info.value)
 
 
-def test_activate_status_deactivate(sim: Simulator) -> None:
-    with Modem.open(sim.url) as modem:
+def test_activate_status_deactivate(open_shell: Callable[..., Modem], sim: Simulator) -> None:
+    with open_shell(sim.url) as modem:
         ctx = modem.network.activate(1, apn="internet", auth="PAP", username="u", password="p")
         assert ctx.active
         assert ctx.address == "10.7.157.1"
@@ -97,23 +113,25 @@ def test_activate_status_deactivate(sim: Simulator) -> None:
         assert modem.network.context(1) is None
 
 
-def test_dns_servers_round_trip(sim: Simulator) -> None:
-    with Modem.open(sim.url) as modem:
+def test_dns_servers_round_trip(open_shell: Callable[..., Modem], sim: Simulator) -> None:
+    with open_shell(sim.url) as modem:
         modem.network.activate(1, apn="internet")
         modem.network.set_dns_servers(1, "127.0.0.53", "127.0.0.54")
         assert modem.network.dns_servers(1) == ["127.0.0.53", "127.0.0.54"]
 
 
-def test_ssl_configure_and_query(sim: Simulator) -> None:
-    with Modem.open(sim.url) as modem:
+def test_ssl_configure_and_query(open_shell: Callable[..., Modem], sim: Simulator) -> None:
+    with open_shell(sim.url) as modem:
         modem.ssl.configure(2, sslversion=3, ciphersuite=0x0035, seclevel=1, cacert="ca.pem")
         assert modem.ssl.query(2, "seclevel") == ["1"]
         assert modem.ssl.query(2, "cacert") == ["ca.pem"]
 
 
-def test_files_round_trip_list_space_delete(sim: Simulator) -> None:
+def test_files_round_trip_list_space_delete(
+    open_shell: Callable[..., Modem], sim: Simulator
+) -> None:
     data = pattern_bytes(100_001, seed=4)
-    with Modem.open(sim.url) as modem:
+    with open_shell(sim.url) as modem:
         info = modem.files.upload("big.bin", data)
         assert info.size == len(data)
         assert modem.files.download("big.bin") == data
@@ -124,17 +142,21 @@ def test_files_round_trip_list_space_delete(sim: Simulator) -> None:
         assert not modem.files.exists("big.bin")
 
 
-def test_read_chunks_reads_a_large_file_in_pieces(sim: Simulator) -> None:
+def test_read_chunks_reads_a_large_file_in_pieces(
+    open_shell: Callable[..., Modem], sim: Simulator
+) -> None:
     data = pattern_bytes(40_000, seed=2)
     sim.ufs["log.bin"] = data
-    with Modem.open(sim.url) as modem:
+    with open_shell(sim.url) as modem:
         pieces = list(modem.files.read_chunks("log.bin", chunk_size=16384))
     assert [len(p) for p in pieces] == [16384, 16384, 40_000 - 32768]
     assert b"".join(pieces) == data
 
 
-def test_download_of_a_missing_file_is_a_cme_error(sim: Simulator) -> None:
-    with Modem.open(sim.url) as modem, pytest.raises(errors.CMEError):
+def test_download_of_a_missing_file_is_a_cme_error(
+    open_shell: Callable[..., Modem], sim: Simulator
+) -> None:
+    with open_shell(sim.url) as modem, pytest.raises(errors.CMEError):
         modem.files.download("missing.bin")
 
 
@@ -145,8 +167,8 @@ def test_checksum_matches_the_design_example() -> None:
     assert issubclass(ChecksumError, errors.LpwaError)
 
 
-def test_lost_link_raises_transport_error(sim: Simulator) -> None:
-    with Modem.open(sim.url) as modem:
+def test_lost_link_raises_transport_error(open_shell: Callable[..., Modem], sim: Simulator) -> None:
+    with open_shell(sim.url) as modem:
         sim.faults.drop()
         with pytest.raises(errors.TransportError):
             modem.network.sim_status()
@@ -155,11 +177,11 @@ def test_lost_link_raises_transport_error(sim: Simulator) -> None:
 # -- uploads replace (issue 10, item 5) ---------------------------------------------
 
 
-def test_upload_replaces_an_existing_file(sim: Simulator) -> None:
+def test_upload_replaces_an_existing_file(open_shell: Callable[..., Modem], sim: Simulator) -> None:
     # The module answers +CME ERROR: 407 to QFUPL of an existing name; the old
     # library failed here, so use_psk() failed from the second boot on.
     sim.ufs["0_server.psk"] = b"old-identity&old-key"
-    with Modem.open(sim.url) as modem:
+    with open_shell(sim.url) as modem:
         sent = _sent_commands(modem)
         info = modem.files.upload("0_server.psk", b"id&313233")
         assert info.size == 9
@@ -169,27 +191,32 @@ def test_upload_replaces_an_existing_file(sim: Simulator) -> None:
     assert sent[qfdel + 1].startswith(b'AT+QFUPL="0_server.psk",9,')
 
 
-def test_upload_of_a_new_file_deletes_nothing(sim: Simulator) -> None:
-    with Modem.open(sim.url) as modem:
+def test_upload_of_a_new_file_deletes_nothing(
+    open_shell: Callable[..., Modem], sim: Simulator
+) -> None:
+    with open_shell(sim.url) as modem:
         sent = _sent_commands(modem)
         modem.files.upload("new.bin", b"abc")
     assert not any(line.startswith(b"AT+QFDEL") for line in sent)
 
 
-def test_upload_with_the_ufs_prefix_replaces_too(sim: Simulator) -> None:
+def test_upload_with_the_ufs_prefix_replaces_too(
+    open_shell: Callable[..., Modem], sim: Simulator
+) -> None:
     sim.ufs["ca.pem"] = b"old"
-    with Modem.open(sim.url) as modem:
+    with open_shell(sim.url) as modem:
         modem.files.upload("UFS:ca.pem", b"new!")
     assert sim.ufs["ca.pem"] == b"new!"
 
 
 def test_upload_that_does_not_fit_raises_before_deleting_the_old_file(
+    open_shell: Callable[..., Modem],
     make_sim: Callable[..., Simulator],
 ) -> None:
     sim = make_sim(ufs_size=1000)
     sim.ufs["keep.bin"] = b"k" * 600
     sim.ufs["cert.pem"] = b"c" * 100
-    with Modem.open(sim.url) as modem:
+    with open_shell(sim.url) as modem:
         sent = _sent_commands(modem)
         with pytest.raises(errors.UFSFullError) as info:
             modem.files.upload("cert.pem", b"n" * 501)  # 300 free + 100 freed < 501
@@ -205,8 +232,10 @@ def test_upload_that_does_not_fit_raises_before_deleting_the_old_file(
 # -- ssl: verification means the host too (issue 10, item 15) -----------------------
 
 
-def test_seclevel_1_turns_checkhost_and_sni_on(sim: Simulator) -> None:
-    with Modem.open(sim.url) as modem:
+def test_seclevel_1_turns_checkhost_and_sni_on(
+    open_shell: Callable[..., Modem], sim: Simulator
+) -> None:
+    with open_shell(sim.url) as modem:
         sent = _sent_commands(modem)
         modem.ssl.configure(1, seclevel=1, cacert="ca.pem")
         assert modem.ssl.query(1, "checkhost") == ["1"]
@@ -219,22 +248,26 @@ def test_seclevel_1_turns_checkhost_and_sni_on(sim: Simulator) -> None:
     ]
 
 
-def test_explicit_checkhost_0_is_honoured(sim: Simulator) -> None:
-    with Modem.open(sim.url) as modem:
+def test_explicit_checkhost_0_is_honoured(open_shell: Callable[..., Modem], sim: Simulator) -> None:
+    with open_shell(sim.url) as modem:
         modem.ssl.configure(1, seclevel=2, checkhost=0, sni=0)
         assert modem.ssl.query(1, "checkhost") == ["0"]
         assert modem.ssl.query(1, "sni") == ["0"]
 
 
-def test_seclevel_0_does_not_claim_a_host_check(sim: Simulator) -> None:
-    with Modem.open(sim.url) as modem:
+def test_seclevel_0_does_not_claim_a_host_check(
+    open_shell: Callable[..., Modem], sim: Simulator
+) -> None:
+    with open_shell(sim.url) as modem:
         modem.ssl.configure(1, seclevel=0)
         assert modem.ssl.query(1, "checkhost") == ["0"]
 
 
-def test_a_build_refusing_checkhost_raises_before_seclevel(sim: Simulator) -> None:
+def test_a_build_refusing_checkhost_raises_before_seclevel(
+    open_shell: Callable[..., Modem], sim: Simulator
+) -> None:
     sim.module.ssl.refused_keys.update({"checkhost", "sni"})
-    with Modem.open(sim.url) as modem:
+    with open_shell(sim.url) as modem:
         sent = _sent_commands(modem)
         with pytest.raises(SSLOptionUnsupported, match="checkhost=0") as info:
             modem.ssl.configure(1, seclevel=1, cacert="ca.pem")
@@ -243,16 +276,20 @@ def test_a_build_refusing_checkhost_raises_before_seclevel(sim: Simulator) -> No
     assert not any(b'"seclevel",1,1' in line for line in sent)
 
 
-def test_a_build_refusing_checkhost_accepts_an_explicit_checkhost_0(sim: Simulator) -> None:
+def test_a_build_refusing_checkhost_accepts_an_explicit_checkhost_0(
+    open_shell: Callable[..., Modem], sim: Simulator
+) -> None:
     sim.module.ssl.refused_keys.update({"checkhost", "sni"})
-    with Modem.open(sim.url) as modem:
+    with open_shell(sim.url) as modem:
         modem.ssl.configure(1, seclevel=1, cacert="ca.pem", checkhost=0)
         assert modem.ssl.query(1, "seclevel") == ["1"]
 
 
-def test_a_build_refusing_an_explicit_sni_raises(sim: Simulator) -> None:
+def test_a_build_refusing_an_explicit_sni_raises(
+    open_shell: Callable[..., Modem], sim: Simulator
+) -> None:
     sim.module.ssl.refused_keys.add("sni")
-    with Modem.open(sim.url) as modem, pytest.raises(SSLOptionUnsupported):
+    with open_shell(sim.url) as modem, pytest.raises(SSLOptionUnsupported):
         modem.ssl.configure(1, sni=1)
 
 

@@ -1,0 +1,141 @@
+"""Run the sync test suite against the asyncio shell.
+
+``Blocking(AsyncModem)`` is the asyncio shell seen through a blocking view: each
+coroutine method is run on an event loop in a helper thread and waited for,
+async iterators are pulled one item at a time, and ``Async*`` objects the shell
+hands out (facades, clients, channels) are wrapped the same way. It adds no
+logic of its own, so a test that passes through it exercises ``lpwa.aio`` — the
+procedures, AsyncModem, AsyncATChannel and AsyncTransport — for real. Tests opt
+in with ``SHELLS = ("sync", "aio")`` at module level (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import Any, TypeVar
+
+from lpwa.aio import AsyncModem
+from lpwa.procedure import Facade
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An event loop running in a daemon thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=5)
+        self.loop.close()
+
+
+def _iterate(items: AsyncIterator[Any], runner: LoopThread) -> Iterator[Any]:
+    async def step() -> tuple[bool, Any]:
+        try:
+            return True, await items.__anext__()
+        except StopAsyncIteration:
+            return False, None
+
+    try:
+        while True:
+            more, item = runner.call(step())
+            if not more:
+                return
+            yield wrap(item, runner)
+    finally:
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:
+            runner.call(aclose())
+
+
+def wrap(value: Any, runner: LoopThread) -> Any:
+    """``value`` as a blocking caller sees it."""
+    if isinstance(value, Blocking):
+        return value
+    if inspect.iscoroutinefunction(value):
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return wrap(runner.call(value(*args, **kwargs)), runner)
+
+        return call
+    if inspect.isasyncgenfunction(value):
+        return lambda *args, **kwargs: _iterate(value(*args, **kwargs), runner)
+    if isinstance(value, Facade) or type(value).__name__.startswith("Async"):
+        return Blocking(value, runner)
+    if hasattr(value, "__anext__"):
+        return _iterate(value, runner)
+    if inspect.iscoroutine(value):
+        return wrap(runner.call(value), runner)
+    if callable(value) and inspect.ismethod(value):
+        # A sync method that may hand out an Async object (coap.client(i)).
+        def call_sync(*args: Any, **kwargs: Any) -> Any:
+            return wrap(value(*args, **kwargs), runner)
+
+        return call_sync
+    return value
+
+
+class Blocking:
+    """A blocking view of an asyncio object (see the module docstring)."""
+
+    def __init__(self, target: Any, runner: LoopThread, owns_loop: bool = False) -> None:
+        object.__setattr__(self, "_target", target)
+        object.__setattr__(self, "_runner", runner)
+        object.__setattr__(self, "_owns_loop", owns_loop)
+
+    def __getattr__(self, name: str) -> Any:
+        return wrap(getattr(self._target, name), self._runner)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._target, name, value)
+
+    def __iter__(self) -> Iterator[Any]:
+        return _iterate(self._target.__aiter__(), self._runner)
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        target = self._target
+        aclose = getattr(target, "aclose", None) or getattr(target, "close", None)
+        if aclose is not None:
+            result = aclose()
+            if inspect.iscoroutine(result):
+                self._runner.call(result)
+        if self._owns_loop:
+            self._runner.close()
+
+    def __repr__(self) -> str:
+        return f"<Blocking {self._target!r}>"
+
+
+def open_blocking(url: str, **kwargs: Any) -> Any:
+    """``AsyncModem.open(url)`` on its own loop thread, seen as a Modem."""
+    runner = LoopThread()
+    try:
+
+        async def opening() -> AsyncModem:
+            return await AsyncModem.open(url, **kwargs)
+
+        modem = runner.call(opening())
+    except BaseException:
+        runner.close()
+        raise
+    return Blocking(modem, runner, owns_loop=True)
+
+
+__all__ = ["Blocking", "LoopThread", "open_blocking", "wrap"]
