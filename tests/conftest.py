@@ -45,7 +45,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # blocking Modem and lpwa.aio.AsyncModem (through tests/aio_bridge.py).
     if "shell" in metafunc.fixturenames:
         shells = getattr(metafunc.module, "SHELLS", ("sync",))
-        metafunc.parametrize("shell", shells)
+        metafunc.parametrize("shell", shells, scope="module")
 
 
 @pytest.fixture

@@ -12,20 +12,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from aio_bridge import open_blocking
 from lpwa import Modem
 from lpwa.errors import ParameterError, ParameterTypeError
 from lpwa.files import checksum
 from lpwa.sim import Simulator
 
 FAST = 0.05
+# Each check runs against both shells (conftest.py): the procedures are one.
+SHELLS = ("sync", "aio")
 
 
 @pytest.fixture(scope="module")
-def idle() -> Iterator[tuple[Simulator, Modem]]:
+def idle(shell: str) -> Iterator[tuple[Simulator, Modem]]:
     """One simulator and modem shared by the tests that must send nothing."""
     with contextlib.ExitStack() as stack:
         sim = stack.enter_context(Simulator(time_scale=FAST))
-        modem = stack.enter_context(Modem.open(sim.url))
+        opener = open_blocking if shell == "aio" else Modem.open
+        modem = stack.enter_context(opener(sim.url))
         yield sim, modem
 
 
