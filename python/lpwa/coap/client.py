@@ -6,21 +6,29 @@ bitmask of those indexes, the code value and the payload (≤ 1024 bytes), then 
 module's URCs: ``+QCOAPACK`` (delivery), ``+QCOAPIND`` (retransmissions) and
 ``+QCOAPRECV`` (the response). Every argument is checked before anything is sent.
 
-Each client (ids 0-5) claims the URCs that carry its id, in the channel's dispatcher
-thread: the answer to the request in flight goes to that request; any other
-incoming message (a separate response that came too late, a notification) goes
-to the client's ``incoming`` queue and its ``on_message`` handler.
+The logic is written once, as procedures (:class:`CoAPProcedures`,
+:class:`CoAPClientProcedures`, see :mod:`lpwa.procedure`); :class:`CoAP` /
+:class:`CoAPClient` drive them blocking, :class:`AsyncCoAP` /
+:class:`AsyncCoAPClient` with asyncio.
+
+An open client claims the URCs that carry its id (a ``Subscribe`` step). While a
+request is in flight, it claims the URCs that answer it (same message ID, or the
+same token for a separate response) with an ``Expect`` waiter and waits for them;
+the subscription skips those, and gives any other incoming message (a separate
+response that came too late, a notification) to the client's ``incoming`` queue
+and its ``on_message`` handler.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 from urllib.parse import unquote
 
@@ -31,6 +39,7 @@ from lpwa.coap._typed import PathLike, build_options
 from lpwa.coap.codes import Code, Type
 from lpwa.coap.message import Message
 from lpwa.errors import (
+    ATTimeout,
     CoAPBadOption,
     CoAPIncomplete,
     CoAPTimeout,
@@ -39,12 +48,26 @@ from lpwa.errors import (
     ParameterError,
     ParameterTypeError,
     ProtocolError,
-    TransportError,
     coap_result_error,
+)
+from lpwa.procedure import (
+    EnsureSession,
+    Expect,
+    Facade,
+    Proc,
+    Subscribe,
+    Wait,
+    awaiting,
+    blocking,
+    command,
+    urc_after,
 )
 
 if TYPE_CHECKING:
-    from lpwa.modem import Modem
+    from lpwa.aio.modem import AsyncModem
+    from lpwa.files import FilesProcedures
+    from lpwa.session import Session
+    from lpwa.ssl_config import SSLProcedures
 
 log = logging.getLogger("lpwa.coap")
 
@@ -59,15 +82,22 @@ ACK_RANDOM_FACTOR = 1.5
 # A NON request has no retransmissions to bound it; wait this long for an answer.
 NON_TIMEOUT = 30.0
 MARGIN = 5.0
+# A +QCOAPRECV line too long for the tokenizer reaches only the subscription (a
+# waiter claims framed URCs only); the wait for an answer looks this often for
+# the failure it recorded.
+POLL = 0.5
+# URCs a request's waiter claimed, remembered so that the subscription, which
+# sees them too, skips them; far more than can be between arrival and dispatch.
+CLAIMED_MEMORY = 256
 
 _SEND_FAILED = -11  # CoAP note chapter 4: "Data sending failure"
 
 OptionValue = Union[bytes, str, int]
 ANSWER_URCS = (atwire.RECV, atwire.ACK, atwire.ACK_AS_IN_EXAMPLES, atwire.IND)
 
-# Set while an on_message handler runs. Answers reach requests through the same
-# dispatcher thread that runs the handler, so a request made there would wait
-# for URCs that cannot be delivered until it gives up: refuse it at once.
+# Set while an on_message handler runs. It runs where URCs are dispatched (the
+# sync shell's dispatcher thread, the asyncio shell's loop), where a request
+# could not be held against other procedures nor waited for: refuse it at once.
 _handler = threading.local()
 
 
@@ -77,45 +107,65 @@ class _Exchange:
     token: bytes | None
     confirmable: bool
     ping: bool = False
-    answers: queue.SimpleQueue[Urc | BaseException] = field(default_factory=queue.SimpleQueue)
+    done: bool = False
+    failure: BaseException | None = None
+    """Recorded by the subscription (an unreadable answer, a reboot) for the wait."""
 
 
-class CoAP:
-    """``modem.coap``: the module's CoAP clients."""
+class CoAPProcedures:
+    """The module's CoAP clients (ids 0-5), as procedures.
 
-    def __init__(self, modem: Modem) -> None:
-        self._modem = modem
-        self._clients: dict[int, CoAPClient] = {}
+    ``files`` and ``ssl`` serve :meth:`CoAPClientProcedures.use_psk`.
+    """
 
-    def client(self, client_id: int = 0) -> CoAPClient:
+    def __init__(self, session: Session, files: FilesProcedures, ssl: SSLProcedures) -> None:
+        self._session = session
+        self._files = files
+        self._ssl = ssl
+        self._clients: dict[int, CoAPClientProcedures] = {}
+
+    def client(self, client_id: int = 0) -> CoAPClientProcedures:
         """The client with id ``client_id`` (0-5); the same object each time."""
         _integer("CoAP client id", client_id, 0, 5)
         if client_id not in self._clients:
-            self._clients[client_id] = CoAPClient(self._modem, client_id)
+            self._clients[client_id] = CoAPClientProcedures(
+                self._session, client_id, self._files, self._ssl
+            )
         return self._clients[client_id]
 
 
-class CoAPClient:
-    """One CoAP client of the module: configure, open, request, close."""
+class CoAPClientProcedures:
+    """One CoAP client of the module and its state: configure, open, request, close."""
 
-    def __init__(self, modem: Modem, client_id: int) -> None:
-        self._modem = modem
+    def __init__(
+        self,
+        session: Session,
+        client_id: int,
+        files: FilesProcedures,
+        ssl: SSLProcedures,
+    ) -> None:
+        self._session = session
+        self._files = files
+        self._ssl = ssl
         self.client_id = client_id
         self.ack_timeout = DEFAULT_ACK_TIMEOUT
         self.retries = DEFAULT_RETRIES
+        # queue.Queue: put() never blocks the dispatching side; a sync caller
+        # may wait on get(), an asyncio one polls get_nowait() or uses on_message.
         self.incoming: queue.Queue[Message] = queue.Queue()
-        """Messages that answered no request in flight (notifications, late answers)."""
         self.on_message: Callable[[Message], None] | None = None
-        """Called (in the channel's dispatcher thread) for each such message; it
-        may run AT commands but not CoAP requests (they raise LpwaError there)."""
         self.retransmissions: list[atwire.Retransmission] = []
-        """The ``+QCOAPIND`` reports of the last request."""
         self._mid = int.from_bytes(os.urandom(2), "big")
         self._exchange: _Exchange | None = None
-        self._lock = threading.Lock()
+        self._claimed: collections.deque[Urc] = collections.deque(maxlen=CLAIMED_MEMORY)
         self._unsubscribe: Callable[[], None] | None = None
         self._rebooted = False  # the module rebooted while this client was open
-        modem.on_reboot(self._forget)
+        session.on_reboot(self._forget)
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the client was opened and not closed since (nor rebooted)."""
+        return self._unsubscribe is not None
 
     # -- configuration (note 3.3.1) ---------------------------------------------------
 
@@ -127,7 +177,7 @@ class CoAPClient:
         retries: int | None = None,
         dtls: bool | None = None,
         dtls_context: int = 0,
-    ) -> None:
+    ) -> Proc[None]:
         """Set QCOAPCFG "pdpcid" (1-16), "trans" (ACK timeout 2-60 s, retries 4-8)
         and "dtls" (with an SSL context 0-5); every value is checked first."""
         if pdpcid is not None:
@@ -141,14 +191,14 @@ class CoAPClient:
             raise ParameterTypeError(f"dtls must be True or False, not {dtls!r}")
         cid = self.client_id
         if pdpcid is not None:
-            self._modem.command(f'AT+QCOAPCFG="pdpcid",{cid},{pdpcid}')
+            yield from command(f'AT+QCOAPCFG="pdpcid",{cid},{pdpcid}')
         if ack_timeout is not None or retries is not None:
-            self._modem.command(f'AT+QCOAPCFG="trans",{cid},{timeout},{count}')
+            yield from command(f'AT+QCOAPCFG="trans",{cid},{timeout},{count}')
             self.ack_timeout, self.retries = timeout, count
         if dtls is not None:
-            self._modem.command(f'AT+QCOAPCFG="dtls",{cid},{int(dtls)},{dtls_context}')
+            yield from command(f'AT+QCOAPCFG="dtls",{cid},{int(dtls)},{dtls_context}')
 
-    def use_psk(self, identity: str, key: str | bytes, *, dtls_context: int = 0) -> None:
+    def use_psk(self, identity: str, key: str | bytes, *, dtls_context: int = 0) -> Proc[None]:
         """DTLS with a pre-shared key: upload ``<ctx>_server.psk``, enable DTLS 1.2 on the
         SSL context and on this client.
 
@@ -169,13 +219,13 @@ class CoAPClient:
             raise ParameterError("PSK identity must be printable ASCII")
         _integer("dtls_context", dtls_context, 0, 5)
         content = identity.encode("ascii") + b"&" + secret.hex().upper().encode("ascii")
-        self._modem.files.upload(f"{dtls_context}_server.psk", content)
-        self._modem.ssl.configure(dtls_context, dtls=1, dtlsversion=1)
-        self.configure(dtls=True, dtls_context=dtls_context)
+        yield from self._files.upload(f"{dtls_context}_server.psk", content)
+        yield from self._ssl.configure(dtls_context, dtls=1, dtlsversion=1)
+        yield from self.configure(dtls=True, dtls_context=dtls_context)
 
     # -- session (note 3.3.2, 3.3.3) -------------------------------------------------
 
-    def open(self, host: str, port: int = 5683, *, timeout: float = OPEN_TIMEOUT) -> CoAPClient:
+    def open(self, host: str, port: int = 5683, *, timeout: float = OPEN_TIMEOUT) -> Proc[None]:
         """Connect to a CoAP server; waits for ``+QCOAPOPEN: <id>,<result>``.
 
         With DTLS (``use_psk``) the module runs the handshake before it answers:
@@ -186,52 +236,53 @@ class CoAPClient:
             raise ParameterError(f"CoAP server must be 1-255 bytes: {host!r}")
         _integer("port", port, 1, 65535)
         _timeout(timeout)
+        # A reboot closes every client of the module (runs _forget): learn of it first.
+        yield EnsureSession()
         # An open client keeps its routing when the module refuses a second
         # QCOAPOPEN (-10, identifier occupied): only a subscription made here is undone.
-        self._modem.ensure_session()
-        subscribed_here = self._subscribe()
+        subscribed_here = False
+        if self._unsubscribe is None:
+            self._unsubscribe = yield Subscribe(self._route, self._mine, claim=True)
+            subscribed_here = True
         self._rebooted = False
         line = f"AT+QCOAPOPEN={self.client_id},{quote(host)},{port}"
         try:
-            self._session_command(line, atwire.OPEN, timeout)
+            yield from self._session_command(line, atwire.OPEN, timeout)
         except BaseException:
             if subscribed_here:
                 self._unsubscribe_all()
             raise
-        return self
 
-    def close(self, *, timeout: float = OPEN_TIMEOUT) -> None:
+    def close(self, *, timeout: float = OPEN_TIMEOUT) -> Proc[None]:
         """Disconnect; waits for ``+QCOAPCLOSE: <id>,<result>``.
 
         After a module reboot there is nothing left to close: returns at once."""
         _timeout(timeout)
-        self._modem.ensure_session()  # runs _forget if the module rebooted
+        yield EnsureSession()  # runs _forget if the module rebooted
         if self._unsubscribe is None and self._rebooted:
             return
         try:
-            self._session_command(f"AT+QCOAPCLOSE={self.client_id}", atwire.CLOSE, timeout)
+            yield from self._session_command(
+                f"AT+QCOAPCLOSE={self.client_id}", atwire.CLOSE, timeout
+            )
         finally:
             self._unsubscribe_all()
 
-    def _session_command(self, line: str, urc_name: str, timeout: float) -> None:
+    def leave(self) -> Proc[None]:
+        """The end of a ``with`` block: close the client if it is open."""
+        if self._unsubscribe is not None:
+            yield from self.close()
+
+    def _session_command(self, line: str, urc_name: str, timeout: float) -> Proc[None]:
         cid = str(self.client_id)
 
         def mine(urc: Urc) -> bool:
             return urc.name == urc_name and urc.fields[:1] == [cid]
 
-        with self._modem.channel.expect_urc(mine) as waiter:
-            self._modem.command(line)
-            urc = waiter.wait(timeout)
+        urc = yield from urc_after(line, mine, timeout)
         result = atwire.parse_session_result(urc_name, urc.fields).result
         if result != 0:
             raise coap_result_error(line, result)
-
-    def __enter__(self) -> CoAPClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._unsubscribe is not None:
-            self.close()
 
     # -- requests (note 3.3.4-3.3.6) -------------------------------------------------
 
@@ -250,7 +301,7 @@ class CoAPClient:
         query: PathLike | None = None,
         timeout: float | None = None,
         allow_partial: bool = False,
-    ) -> Message:
+    ) -> Proc[Message]:
         """Send a request and return the response Message.
 
         ``path`` becomes Uri-Path options, ``query`` Uri-Query; ``options`` adds
@@ -301,12 +352,14 @@ class CoAPClient:
         timeout = self._window(confirmable) if timeout is None else _timeout(timeout)
         mtype = Type.CON if confirmable else Type.NON
         send = f"AT+QCOAPSEND={self.client_id},{int(mtype)},{code_value},{(1 << len(raw)) - 1}"
-        received = self._exchange_once(mid, token, confirmable, option_lines, send, body, timeout)
+        received = yield from self._exchange_once(
+            mid, token, confirmable, option_lines, send, body, timeout
+        )
         if received is None:  # only a ping ends without a message
             raise ProtocolError(f"CoAP client {self.client_id}: the request got an empty answer")
         return _judge(received, allow_partial)
 
-    def ping(self, *, timeout: float | None = None) -> None:
+    def ping(self, *, timeout: float | None = None) -> Proc[None]:
         """A CoAP ping (RFC 7252 4.3): an Empty CON; returns when the server answers.
 
         The server answers a ping with RST (or an empty ACK). The module reports a
@@ -318,7 +371,23 @@ class CoAPClient:
         """
         timeout = self._window(True) if timeout is None else _timeout(timeout)
         send = f"AT+QCOAPSEND={self.client_id},0,0,0"
-        self._exchange_once(None, b"", True, [], send, b"", timeout, ping=True)
+        yield from self._exchange_once(None, b"", True, [], send, b"", timeout, ping=True)
+
+    def get(self, /, path: PathLike = "", **kw: Any) -> Proc[Message]:
+        """A GET request; keywords as for :meth:`request`."""
+        return (yield from self.request(Code.GET, path, **kw))
+
+    def post(self, /, path: PathLike = "", payload: bytes | str = b"", **kw: Any) -> Proc[Message]:
+        """A POST request; keywords as for :meth:`request`."""
+        return (yield from self.request(Code.POST, path, payload, **kw))
+
+    def put(self, /, path: PathLike = "", payload: bytes | str = b"", **kw: Any) -> Proc[Message]:
+        """A PUT request; keywords as for :meth:`request`."""
+        return (yield from self.request(Code.PUT, path, payload, **kw))
+
+    def delete(self, /, path: PathLike = "", **kw: Any) -> Proc[Message]:
+        """A DELETE request; keywords as for :meth:`request`."""
+        return (yield from self.request(Code.DELETE, path, **kw))
 
     def _exchange_once(
         self,
@@ -331,49 +400,36 @@ class CoAPClient:
         timeout: float,
         *,
         ping: bool = False,
-    ) -> atwire.ReceivedMessage | None:
+    ) -> Proc[atwire.ReceivedMessage | None]:
         if getattr(_handler, "active", False):
             raise LpwaError(
                 "a CoAP request cannot wait for its answer inside on_message "
-                "(answers arrive in that same thread); hand it to another thread"
+                "(it runs where answers are dispatched); hand it to another thread or task"
             )
         # A reboot closes every client of the module; learn of it before sending.
-        self._modem.ensure_session()
-        with self._lock:
-            if self._unsubscribe is None:
-                why = " (the module rebooted)" if self._rebooted else ""
-                raise LpwaError(f"CoAP client {self.client_id} is not open{why}")
-            if mid is None:
-                mid = self._next_mid()
-            exchange = _Exchange(mid, token, confirmable, ping=ping)
-            self.retransmissions = []
-            self._modem.command(
-                f'AT+QCOAPHEADER={self.client_id},{mid},0,{len(token)},"{token.hex().upper()}"'
-            )
-            for line in option_lines:
-                self._modem.command(line)
+        yield EnsureSession()
+        if self._unsubscribe is None:
+            why = " (the module rebooted)" if self._rebooted else ""
+            raise LpwaError(f"CoAP client {self.client_id} is not open{why}")
+        if mid is None:
+            mid = self._next_mid()
+        exchange = _Exchange(mid, token, confirmable, ping=ping)
+        self.retransmissions = []
+        yield from command(
+            f'AT+QCOAPHEADER={self.client_id},{mid},0,{len(token)},"{token.hex().upper()}"'
+        )
+        for line in option_lines:
+            yield from command(line)
+        # Claimed before the send, so that an answer that comes at once cannot slip past.
+        waiter = yield Expect(self._claimer(exchange))
+        try:
             self._exchange = exchange
-            try:
-                self._modem.command(f"{send},{len(body)}", data=body)
-                return self._await_answer(exchange, timeout)
-            finally:
-                self._exchange = None
-
-    def get(self, path: PathLike = "", **kw: Any) -> Message:
-        """A GET request; keywords as for :meth:`request`."""
-        return self.request(Code.GET, path, **kw)
-
-    def post(self, path: PathLike = "", payload: bytes | str = b"", **kw: Any) -> Message:
-        """A POST request; keywords as for :meth:`request`."""
-        return self.request(Code.POST, path, payload, **kw)
-
-    def put(self, path: PathLike = "", payload: bytes | str = b"", **kw: Any) -> Message:
-        """A PUT request; keywords as for :meth:`request`."""
-        return self.request(Code.PUT, path, payload, **kw)
-
-    def delete(self, path: PathLike = "", **kw: Any) -> Message:
-        """A DELETE request; keywords as for :meth:`request`."""
-        return self.request(Code.DELETE, path, **kw)
+            yield from command(f"{send},{len(body)}", data=body)
+            return (yield from self._await_answer(exchange, waiter, timeout))
+        finally:
+            exchange.done = True
+            self._exchange = None
+            waiter.cancel()
 
     def _window(self, confirmable: bool) -> float:
         if not confirmable:
@@ -385,11 +441,27 @@ class CoAPClient:
         self._mid = (self._mid + 1) & 0xFFFF
         return self._mid
 
-    def _await_answer(self, exchange: _Exchange, timeout: float) -> atwire.ReceivedMessage | None:
+    def _claimer(self, exchange: _Exchange) -> Callable[[Urc], bool]:
+        """The waiter's match: this client's URCs that answer ``exchange``,
+        while it is in flight (remembered for :meth:`_route` to skip)."""
+
+        def claims(urc: Urc) -> bool:
+            if self._exchange is not exchange or exchange.done or urc.invalid:
+                return False
+            if not self._mine(urc) or not _answers(urc, exchange):
+                return False
+            self._claimed.append(urc)
+            return True
+
+        return claims
+
+    def _await_answer(
+        self, exchange: _Exchange, waiter: Any, timeout: float
+    ) -> Proc[atwire.ReceivedMessage | None]:
         deadline = time.monotonic() + timeout
-        channel = self._modem.channel
-        reboots = channel.reboots
         while True:
+            if exchange.failure is not None:
+                raise exchange.failure
             left = deadline - time.monotonic()
             if left <= 0:
                 raise CoAPTimeout(
@@ -397,39 +469,28 @@ class CoAPClient:
                     f"within {timeout:g} s"
                 )
             try:
-                item = exchange.answers.get(timeout=min(left, 0.5))
-            except queue.Empty:
-                if channel.closed:
-                    raise TransportError(f"{channel.name}: link lost") from None
-                if channel.reboots != reboots:
-                    raise ModuleRebooted("the module rebooted during a CoAP request") from None
-                continue
-            if isinstance(item, BaseException):
-                raise item
-            if item.invalid:
-                raise ProtocolError(
-                    f"CoAP client {self.client_id}: the answer to mid {exchange.mid} came as "
-                    f"a {atwire.RECV} line too long to read ({item.text[:60]!r}…)"
-                )
-            if item.name == atwire.RECV:
+                urc: Urc = yield Wait(waiter, min(left, POLL))
+            except ATTimeout:
+                continue  # a slice without an answer: look for a recorded failure
+            if urc.name == atwire.RECV:
                 # Only a CON can be answered on its ACK (RFC 7252 5.2.1); a NON's
                 # answer is NON even when the server reuses our message ID.
-                piggybacked = exchange.confirmable and _mid_of(item) == exchange.mid
+                piggybacked = exchange.confirmable and _mid_of(urc) == exchange.mid
                 received = atwire.parse_recv(
-                    item.text,
-                    item.payload or b"",
+                    urc.text,
+                    urc.payload or b"",
                     type=Type.ACK if piggybacked else Type.NON,
                 )
                 message = received.message
                 if exchange.ping and int(message.code) == 0:
                     return None  # an Empty ACK/RST reported as a message: the pong
                 return message
-            if item.name == atwire.IND:
-                report = atwire.parse_ind(item.fields)
+            if urc.name == atwire.IND:
+                report = atwire.parse_ind(urc.fields)
                 self.retransmissions.append(report)
                 log.info("CoAP client %d: retransmission %d", self.client_id, report.retry_times)
                 continue
-            delivery = atwire.parse_ack(item.fields)
+            delivery = atwire.parse_ack(urc.fields)
             if delivery.result == 0:
                 if exchange.ping:
                     return None  # acknowledged (an empty ACK is a pong too)
@@ -443,23 +504,14 @@ class CoAPClient:
                 return None  # reset at once: the RST that answers a ping
             raise coap_result_error(f"CoAP delivery of mid {exchange.mid}", delivery.result)
 
-    # -- URC routing (dispatcher thread) ------------------------------------------------
+    # -- URC routing (a Subscribe callback: it must not block) -------------------------
 
-    def _subscribe(self) -> bool:
-        """Claim this client's URCs; False when they were claimed already."""
-        if self._unsubscribe is not None:
-            return False
+    def _mine(self, urc: Urc) -> bool:
+        """This client's URCs (also an over-long +QCOAPRECV's readable start)."""
         cid = str(self.client_id)
-
-        overlong = f"{atwire.RECV}: {cid},"
-
-        def mine(urc: Urc) -> bool:
-            if urc.invalid:  # a +QCOAPRECV line longer than the tokenizer takes
-                return urc.text.startswith(overlong)
-            return urc.name in ANSWER_URCS and urc.fields[:1] == [cid]
-
-        self._unsubscribe = self._modem.channel.subscribe(self._route, mine, claim=True)
-        return True
+        if urc.invalid:  # a +QCOAPRECV line longer than the tokenizer takes
+            return urc.text.startswith(f"{atwire.RECV}: {cid},")
+        return urc.name in ANSWER_URCS and urc.fields[:1] == [cid]
 
     def _unsubscribe_all(self) -> None:
         if self._unsubscribe is not None:
@@ -467,12 +519,21 @@ class CoAPClient:
             self._unsubscribe = None
 
     def _route(self, urc: Urc) -> None:
-        exchange = self._exchange
-        if exchange is not None and _answers(urc, exchange):
-            exchange.answers.put(urc)
+        # The shells show subscribers the URCs a waiter claimed too: those went
+        # to the request in flight already.
+        if any(seen is urc for seen in list(self._claimed)):
             return
+        exchange = self._exchange
         if urc.invalid:
-            log.warning("CoAP client %d: unreadable %s: %r", self.client_id, atwire.RECV, urc.text)
+            if exchange is not None and not exchange.done and _answers(urc, exchange):
+                exchange.failure = ProtocolError(
+                    f"CoAP client {self.client_id}: the answer to mid {exchange.mid} came as "
+                    f"a {atwire.RECV} line too long to read ({urc.text[:60]!r}…)"
+                )
+            else:
+                log.warning(
+                    "CoAP client %d: unreadable %s: %r", self.client_id, atwire.RECV, urc.text
+                )
             return
         if urc.name != atwire.RECV:
             log.debug("CoAP client %d: %s for no request in flight", self.client_id, urc.text)
@@ -494,11 +555,144 @@ class CoAPClient:
     def _forget(self) -> None:
         """After a module reboot the module's clients are gone; so is ours."""
         exchange = self._exchange
-        if exchange is not None:
-            exchange.answers.put(ModuleRebooted("the module rebooted during a CoAP request"))
+        if exchange is not None and exchange.failure is None:
+            # The shells' waiters learn of a reboot themselves; this covers any gap.
+            exchange.failure = ModuleRebooted("the module rebooted during a CoAP request")
         if self._unsubscribe is not None:
             self._rebooted = True
         self._unsubscribe_all()
+
+
+# -- the shells' facades --------------------------------------------------------------
+
+
+class _ClientState(Facade[CoAPClientProcedures]):
+    """The client state both facades show (it lives in the procedures)."""
+
+    @property
+    def client_id(self) -> int:
+        return self._procs.client_id
+
+    @property
+    def ack_timeout(self) -> int:
+        """The ACK timeout (s) last configured (QCOAPCFG "trans")."""
+        return self._procs.ack_timeout
+
+    @property
+    def retries(self) -> int:
+        """The retransmission count last configured (QCOAPCFG "trans")."""
+        return self._procs.retries
+
+    @property
+    def incoming(self) -> queue.Queue[Message]:
+        """Messages that answered no request in flight (notifications, late answers)."""
+        return self._procs.incoming
+
+    @property
+    def on_message(self) -> Callable[[Message], None] | None:
+        """Called for each message of :attr:`incoming` where URCs are dispatched
+        (the sync shell's dispatcher thread, the asyncio shell's loop): it must
+        not block; it may run AT commands (sync) but not CoAP requests (they
+        raise LpwaError there)."""
+        return self._procs.on_message
+
+    @on_message.setter
+    def on_message(self, handler: Callable[[Message], None] | None) -> None:
+        self._procs.on_message = handler
+
+    @property
+    def retransmissions(self) -> list[atwire.Retransmission]:
+        """The ``+QCOAPIND`` reports of the last request."""
+        return self._procs.retransmissions
+
+    @property
+    def is_open(self) -> bool:
+        return self._procs.is_open
+
+
+class CoAPClient(_ClientState):
+    """One CoAP client of the module: configure, open, request, close (blocking)."""
+
+    configure = blocking(CoAPClientProcedures.configure)
+    use_psk = blocking(CoAPClientProcedures.use_psk)
+    close = blocking(CoAPClientProcedures.close)
+    request = blocking(CoAPClientProcedures.request)
+    ping = blocking(CoAPClientProcedures.ping)
+    get = blocking(CoAPClientProcedures.get)
+    post = blocking(CoAPClientProcedures.post)
+    put = blocking(CoAPClientProcedures.put)
+    delete = blocking(CoAPClientProcedures.delete)
+
+    def open(self, host: str, port: int = 5683, *, timeout: float = OPEN_TIMEOUT) -> CoAPClient:
+        """See :meth:`CoAPClientProcedures.open`; returns this client."""
+        self._shell.run(self._procs.open(host, port, timeout=timeout))
+        return self
+
+    def __enter__(self) -> CoAPClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._shell.run(self._procs.leave())
+
+
+class AsyncCoAPClient(_ClientState):
+    """One CoAP client of the module, for the asyncio shell."""
+
+    configure = awaiting(CoAPClientProcedures.configure)
+    use_psk = awaiting(CoAPClientProcedures.use_psk)
+    close = awaiting(CoAPClientProcedures.close)
+    request = awaiting(CoAPClientProcedures.request)
+    ping = awaiting(CoAPClientProcedures.ping)
+    get = awaiting(CoAPClientProcedures.get)
+    post = awaiting(CoAPClientProcedures.post)
+    put = awaiting(CoAPClientProcedures.put)
+    delete = awaiting(CoAPClientProcedures.delete)
+
+    async def open(
+        self, host: str, port: int = 5683, *, timeout: float = OPEN_TIMEOUT
+    ) -> AsyncCoAPClient:
+        """See :meth:`CoAPClientProcedures.open`; returns this client."""
+        await self._shell.arun(self._procs.open(host, port, timeout=timeout))
+        return self
+
+    async def __aenter__(self) -> AsyncCoAPClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._shell.arun(self._procs.leave())
+
+
+class CoAP(Facade[CoAPProcedures]):
+    """``modem.coap``: the module's CoAP clients."""
+
+    def __init__(self, shell: Any, procs: CoAPProcedures) -> None:
+        super().__init__(shell, procs)
+        self._clients: dict[int, CoAPClient] = {}
+
+    def client(self, client_id: int = 0) -> CoAPClient:
+        """The client with id ``client_id`` (0-5); the same object each time."""
+        procs = self._procs.client(client_id)
+        return self._clients.setdefault(client_id, CoAPClient(self._shell, procs))
+
+
+class AsyncCoAP(Facade[CoAPProcedures]):
+    """``modem.coap`` of the asyncio shell."""
+
+    def __init__(self, shell: Any, procs: CoAPProcedures) -> None:
+        super().__init__(shell, procs)
+        self._clients: dict[int, AsyncCoAPClient] = {}
+
+    def client(self, client_id: int = 0) -> AsyncCoAPClient:
+        """The client with id ``client_id`` (0-5); the same object each time."""
+        procs = self._procs.client(client_id)
+        return self._clients.setdefault(client_id, AsyncCoAPClient(self._shell, procs))
+
+
+def async_coap(modem: AsyncModem) -> AsyncCoAP:
+    """``AsyncModem.coap``: the asyncio facade over this modem's CoAP procedures."""
+    from lpwa.ssl_config import SSLProcedures
+
+    return AsyncCoAP(modem, CoAPProcedures(modem, modem.files_procedures, SSLProcedures(modem)))
 
 
 def split_uri(path: str, query: str = "") -> tuple[list[str], list[str]]:
