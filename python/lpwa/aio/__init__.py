@@ -8,6 +8,7 @@ concurrency, per-module health and one merged URC stream.
 from __future__ import annotations
 
 from lpwa.aio.channel import AsyncATChannel, AsyncCommandStream, AsyncUrcWaiter
+from lpwa.aio.fleet import Fleet, ModuleHealth
 from lpwa.aio.modem import AsyncLease, AsyncModem
 from lpwa.at.core import Reply, Urc
 
@@ -17,6 +18,8 @@ __all__ = [
     "AsyncLease",
     "AsyncModem",
     "AsyncUrcWaiter",
+    "Fleet",
+    "ModuleHealth",
     "Reply",
     "Urc",
 ]
