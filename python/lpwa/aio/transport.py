@@ -159,7 +159,7 @@ class AsyncTransport:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
-                self._serial._socket = None  # type: ignore[attr-defined]
+                self._serial._socket = None
                 self._serial.is_open = False
             else:
                 self._serial.close()
