@@ -16,7 +16,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,6 +30,7 @@ from lpwa.files import Files, FilesProcedures
 from lpwa.network import Network, NetworkProcedures
 from lpwa.procedure import (
     AwaitAppReady,
+    Blocking,
     Command,
     EnsureSession,
     Expect,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("lpwa.modem")
 
 T = TypeVar("T")
+X = TypeVar("X")
 
 
 class Modem(Session):
@@ -127,6 +129,20 @@ class Modem(Session):
         holder = lease if lease is not None and not lease.released else contextlib.nullcontext()
         with holder, self._held("procedure"):
             return drive(proc, self._perform)
+
+    call = run
+    """Run a procedure (what a facade method does in this shell)."""
+
+    def pieces(
+        self, next_piece: Callable[[], Proc[X | None]], close: Callable[[], Proc[None]]
+    ) -> Iterator[X]:
+        """A lazy iterator whose every item is one procedure (``next_piece``
+        until it gives None); ``close`` runs when the caller stops early too."""
+        try:
+            while (piece := self.run(next_piece())) is not None:
+                yield piece
+        finally:
+            self.run(close())
 
     def _perform(self, step: Step) -> Any:
         if isinstance(step, Command):
@@ -248,26 +264,26 @@ class Modem(Session):
     # -- protocol APIs --------------------------------------------------------------
 
     @cached_property
-    def network(self) -> Network:
+    def network(self) -> Network[Blocking]:
         """SIM, registration and PDP contexts."""
         return Network(self, NetworkProcedures(self))
 
     @cached_property
-    def ssl(self) -> SSLConfig:
+    def ssl(self) -> SSLConfig[Blocking]:
         """SSL contexts (AT+QSSLCFG)."""
         return SSLConfig(self, SSLProcedures(self))
 
     @cached_property
-    def files(self) -> Files:
+    def files(self) -> Files[Blocking]:
         """The module's UFS file system."""
         return Files(self, FilesProcedures(self))
 
     @cached_property
     def http(self) -> HTTP:
         """HTTP(S) through the module's own stack (AT+QHTTP*)."""
-        from lpwa.http import HTTP
+        from lpwa.http import HTTP, HTTPProcedures
 
-        return HTTP(self)
+        return HTTP(self, HTTPProcedures(self, NetworkProcedures(self), FilesProcedures(self)))
 
     @cached_property
     def coap(self) -> CoAP:

@@ -14,8 +14,9 @@ Two ways, chosen by what the result URC said (issue 10 item 2):
   deleted whatever happens; one that an abandoned response leaves behind (garbage
   collection must not run AT commands) is deleted by the next HTTP procedure.
 
-:class:`UFS` holds the file commands with strict parsers (``results``); every
-command goes through ``Modem.command``, inside the caller's procedure or lease.
+:class:`UFS` holds the file commands with strict parsers (``results``). Everything
+here is a procedure (:mod:`lpwa.procedure`): it runs inside the caller's request
+procedure, or in one per body piece under a streamed response's lease.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import logging
 import re
 import secrets
 import time
-from typing import TYPE_CHECKING, Union
+from typing import Any, Union
 
 from lpwa.at.fields import quote
 from lpwa.errors import (
@@ -45,10 +46,7 @@ from lpwa.http.results import (
     qfwrite_count,
     readfile_err,
 )
-
-if TYPE_CHECKING:
-    from lpwa.at.channel import CommandStream
-    from lpwa.modem import Modem
+from lpwa.procedure import Expect, Proc, Pull, Stream, Wait, command
 
 log = logging.getLogger("lpwa.http")
 
@@ -96,27 +94,24 @@ TEMP_NAME = re.compile(r"(?:UFS:)?lpwa-[0-9a-f]{16}\.tmp")
 
 
 class UFS:
-    """The file commands an HTTP procedure needs, with strict answers."""
+    """The file commands an HTTP procedure needs, as procedures with strict answers."""
 
-    def __init__(self, modem: Modem) -> None:
-        self._modem = modem
-
-    def size(self, name: str) -> int | None:
+    def size(self, name: str) -> Proc[int | None]:
         """The size of ``name`` (AT+QFLST), None if there is no such file."""
-        reply = self._modem.command(f"AT+QFLST={quote(name)}", timeout=FILE_TIMEOUT)
+        reply = yield from command(f"AT+QFLST={quote(name)}", timeout=FILE_TIMEOUT)
         return qflst_size(reply.lines, name)
 
-    def space(self) -> tuple[int, int]:
+    def space(self) -> Proc[tuple[int, int]]:
         """(free, total) bytes of the UFS (AT+QFLDS="UFS")."""
-        reply = self._modem.command('AT+QFLDS="UFS"', timeout=FILE_TIMEOUT)
+        reply = yield from command('AT+QFLDS="UFS"', timeout=FILE_TIMEOUT)
         line = next((ln for ln in reply.lines if ln.startswith("+QFLDS:")), None)
         if line is None:
             raise ProtocolError(f"AT+QFLDS: no +QFLDS line in {reply.lines!r}")
         return qflds_space(line)
 
-    def require(self, needed: int, what: str) -> None:
+    def require(self, needed: int, what: str) -> Proc[None]:
         """UFSFullError unless ``needed`` bytes are free."""
-        free, total = self.space()
+        free, total = yield from self.space()
         if needed > free:
             raise UFSFullError(
                 f"{what}: {needed} bytes needed, {free} of {total} free in the UFS",
@@ -124,17 +119,17 @@ class UFS:
                 free=free,
             )
 
-    def open(self, name: str, mode: int) -> int:
+    def open(self, name: str, mode: int) -> Proc[int]:
         """AT+QFOPEN: the handle (mode 1 creates or truncates, 2 reads only)."""
-        reply = self._modem.command(f"AT+QFOPEN={quote(name)},{mode}", timeout=FILE_TIMEOUT)
+        reply = yield from command(f"AT+QFOPEN={quote(name)},{mode}", timeout=FILE_TIMEOUT)
         line = next((ln for ln in reply.lines if ln.startswith("+QFOPEN:")), None)
         if line is None:
             raise ProtocolError(f"AT+QFOPEN: no +QFOPEN line in {reply.lines!r}")
         return qfopen_handle(line)
 
-    def read(self, handle: int, length: int) -> bytes:
+    def read(self, handle: int, length: int) -> Proc[bytes]:
         """Up to ``length`` bytes (AT+QFREAD): ``CONNECT <n>`` announces how many."""
-        reply = self._modem.command(
+        reply = yield from command(
             f"AT+QFREAD={handle},{length}", timeout=None, idle_timeout=FILE_IDLE
         )
         piece = reply.body or b""
@@ -145,9 +140,9 @@ class UFS:
             )
         return piece
 
-    def write(self, handle: int, data: bytes) -> None:
+    def write(self, handle: int, data: bytes) -> Proc[None]:
         """AT+QFWRITE of ``data``; the module's count must match."""
-        reply = self._modem.command(
+        reply = yield from command(
             f"AT+QFWRITE={handle},{len(data)},{int(FILE_IDLE)}",
             data=data,
             timeout=FILE_IDLE + FILE_TIMEOUT,
@@ -159,17 +154,17 @@ class UFS:
         if written != len(data):
             raise ProtocolError(f"AT+QFWRITE wrote {written} of {len(data)} bytes")
 
-    def seek(self, handle: int, offset: int) -> None:
+    def seek(self, handle: int, offset: int) -> Proc[None]:
         """AT+QFSEEK from the start of the file."""
-        self._modem.command(f"AT+QFSEEK={handle},{offset},0", timeout=FILE_TIMEOUT)
+        yield from command(f"AT+QFSEEK={handle},{offset},0", timeout=FILE_TIMEOUT)
 
-    def close(self, handle: int) -> None:
+    def close(self, handle: int) -> Proc[None]:
         """AT+QFCLOSE."""
-        self._modem.command(f"AT+QFCLOSE={handle}", timeout=FILE_TIMEOUT)
+        yield from command(f"AT+QFCLOSE={handle}", timeout=FILE_TIMEOUT)
 
-    def stale(self) -> list[str]:
+    def stale(self) -> Proc[list[str]]:
         """Temporary files an earlier program left (killed or powered off mid-read)."""
-        reply = self._modem.command('AT+QFLST="*"', timeout=FILE_TIMEOUT)
+        reply = yield from command('AT+QFLST="*"', timeout=FILE_TIMEOUT)
         names = []
         for line in reply.lines:
             if line.startswith("+QFLST:"):
@@ -178,21 +173,21 @@ class UFS:
                     names.append(name.removeprefix("UFS:"))
         return names
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str) -> Proc[None]:
         """AT+QFDEL; a file that is not there is not an error."""
         try:
-            self._modem.command(f"AT+QFDEL={quote(name)}", timeout=FILE_TIMEOUT)
+            yield from command(f"AT+QFDEL={quote(name)}", timeout=FILE_TIMEOUT)
         except CMEError:
-            if self.size(name) is not None:
+            if (yield from self.size(name)) is not None:
                 raise
 
-    def read_head(self, name: str, size: int) -> bytes:
+    def read_head(self, name: str, size: int) -> Proc[bytes]:
         """The status line and headers at the start of ``name``, with the blank line."""
-        handle = self.open(name, 2)
+        handle = yield from self.open(name, 2)
         try:
             buf = b""
             while len(buf) < min(size, MAX_HEAD + 4):
-                piece = self.read(handle, min(4096, size - len(buf)))
+                piece = yield from self.read(handle, min(4096, size - len(buf)))
                 if not piece:
                     break
                 buf += piece
@@ -200,30 +195,32 @@ class UFS:
                 if end >= 0:
                     return buf[: end + 4]
         finally:
-            self.close(handle)
+            yield from self.close(handle)
         raise ProtocolError(f"{name}: the module stored no complete HTTP header block")
 
-    def copy(self, source: str, offset: int, size: int, target: str) -> None:
+    def copy(self, source: str, offset: int, size: int, target: str) -> Proc[None]:
         """Copy bytes ``offset``..``size`` of ``source`` into a new ``target``."""
-        self.require(size - offset, f"storing {target!r}")
-        src = self.open(source, 2)
+        yield from self.require(size - offset, f"storing {target!r}")
+        src = yield from self.open(source, 2)
         try:
-            self.seek(src, offset)
-            dst = self.open(target, 1)
+            yield from self.seek(src, offset)
+            dst = yield from self.open(target, 1)
             try:
                 done = offset
                 while done < size:
-                    piece = self.read(src, min(CHUNK, size - done))
+                    piece = yield from self.read(src, min(CHUNK, size - done))
                     if not piece:
                         raise ProtocolError(f"{source}: shorter than its listed {size} bytes")
-                    self.write(dst, piece)
+                    yield from self.write(dst, piece)
                     done += len(piece)
             finally:
-                self.close(dst)
+                yield from self.close(dst)
         finally:
-            self.close(src)
+            yield from self.close(src)
 
-    def store_response(self, name: str, wait_time: int, *, expected: int | None = None) -> int:
+    def store_response(
+        self, name: str, wait_time: int, *, expected: int | None = None
+    ) -> Proc[int]:
         """AT+QHTTPREADFILE into ``name``; the stored size.
 
         ``expected`` (the body and head size when known) is checked against the
@@ -231,7 +228,7 @@ class UFS:
         is stored. A module that reports an error while the UFS is full, or 729
         (memory allocation failed), raises UFSFullError.
         """
-        free, total = self.space()
+        free, total = yield from self.space()
         if expected is not None and expected > free:
             raise UFSFullError(
                 f"storing the response in {name!r}: {expected} bytes needed, "
@@ -245,26 +242,28 @@ class UFS:
         # worth waiting for takes at most this long.
         limit = (free + MAX_HEAD) / FLOOR_RATE + wait_time + IDLE_MARGIN
         line = f"AT+QHTTPREADFILE={quote(name)},{wait_time}"
-        channel = self._modem.channel
-        with channel.expect_urc("+QHTTPREADFILE") as waiter:
-            self._modem.command(line, timeout=FILE_TIMEOUT)
+        waiter = yield Expect("+QHTTPREADFILE")
+        try:
+            yield from command(line, timeout=FILE_TIMEOUT)
             start = time.monotonic()
             while True:
                 try:
-                    urc = waiter.wait(wait_time + IDLE_MARGIN)
+                    urc = yield Wait(waiter, wait_time + IDLE_MARGIN)
                     break
                 except ATTimeout:
                     # Silent for longer than <wait_time>: the transfer may still
                     # be going (the URC comes at its end). Prove the module alive
                     # (a reboot raises ModuleRebooted here) and wait on.
-                    self._modem.command("AT", timeout=FILE_TIMEOUT)
+                    yield from command("AT", timeout=FILE_TIMEOUT)
                     if time.monotonic() - start > limit:
                         raise ATTimeout(
                             line, limit, "no +QHTTPREADFILE although the module answers"
                         ) from None
+        finally:
+            waiter.cancel()
         err = readfile_err(urc.text)
         if err != 0:
-            free, total = self.space()
+            free, total = yield from self.space()
             if err == E_MEMORY or free == 0:
                 raise UFSFullError(
                     f"storing the response in {name!r} failed (+QHTTPREADFILE: {err}); "
@@ -273,37 +272,49 @@ class UFS:
                     free=free,
                 )
             raise http_error(line, err)
-        size = self.size(name)
+        size = yield from self.size(name)
         if size is None:
             raise ProtocolError(f"{line}: reported success but stored no file")
         return size
 
 
 class ReadBody:
-    """A known-length body over AT+QHTTPREAD: raw chunks (head first if on)."""
+    """A known-length body over AT+QHTTPREAD: raw chunks (head first if on),
+    one :class:`~lpwa.procedure.Pull` each."""
 
-    def __init__(self, stream: CommandStream) -> None:
-        self._stream = stream
-        self._chunks = iter(stream)
+    def __init__(self, wait_time: int, length: int, with_head: bool) -> None:
+        self._line = f"AT+QHTTPREAD={wait_time}"
+        self._options: dict[str, Any] = {
+            "timeout": None,
+            # The module reports its own wait_time expiry (HTTP note 2.6), so
+            # ours only needs to come later.
+            "idle_timeout": wait_time + IDLE_MARGIN,
+            "body_length": length,
+            "response_header": with_head,
+        }
+        self._stream: Any = None
 
-    def next(self) -> bytes | None:
+    def next(self) -> Proc[bytes | None]:
         """The next chunk, or None at the end (error trailers raise)."""
-        try:
-            return next(self._chunks)
-        except StopIteration:
-            pass
+        if self._stream is None:
+            self._stream = yield Stream(self._line, self._options)
+        chunk: bytes | None = yield Pull(self._stream)
+        if chunk is not None:
+            return chunk
         code = self._stream.body_code
         if code not in (0, None):
-            raise http_error(self._stream.command, code)
+            raise http_error(self._line, code)
         if not self._stream.body_seen:
-            raise ProtocolError(f"{self._stream.command}: the module sent no body")
+            raise ProtocolError(f"{self._line}: the module sent no body")
         return None
 
-    def close(self) -> None:
+    def close(self) -> Proc[None]:
         """Stop early: the channel reads and drops the rest up to the final code."""
-        close = getattr(self._chunks, "close", None)
-        if close is not None:
-            close()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
+        return
+        yield  # a procedure, like FileBody.close
 
     def leftover(self) -> tuple[str, int | None] | None:
         """Nothing stays on the module after a QHTTPREAD."""
@@ -323,24 +334,24 @@ class FileBody:
         self._stored = False
         self._closed = False
 
-    def next(self) -> bytes | None:
+    def next(self) -> Proc[bytes | None]:
         """The next piece of the stored response, or None at its end."""
         if self._closed:
             return None
         if self._size is None:
             self._stored = True  # from here on the module may have a file
-            self._size = self._ufs.store_response(self.name, self._wait_time)
-            self._handle = self._ufs.open(self.name, 2)
+            self._size = yield from self._ufs.store_response(self.name, self._wait_time)
+            self._handle = yield from self._ufs.open(self.name, 2)
         assert self._handle is not None
         if self._done >= self._size:
             return None
-        piece = self._ufs.read(self._handle, min(CHUNK, self._size - self._done))
+        piece = yield from self._ufs.read(self._handle, min(CHUNK, self._size - self._done))
         if not piece:
             raise ProtocolError(f"{self.name}: {self._done} of its {self._size} bytes, then none")
         self._done += len(piece)
         return piece
 
-    def close(self) -> None:
+    def close(self) -> Proc[None]:
         """Close and delete the temporary file. A close or delete the module
         refuses now is only logged: :meth:`leftover` then names the file, and
         the next procedure removes it (a body read in full is not a failure)."""
@@ -350,9 +361,9 @@ class FileBody:
         handle, self._handle = self._handle, None
         try:
             if handle is not None:
-                self._ufs.close(handle)
+                yield from self._ufs.close(handle)
             if self._stored:
-                self._ufs.delete(self.name)
+                yield from self._ufs.delete(self.name)
                 self._stored = False
         except LpwaError as exc:
             self._handle = handle
@@ -372,12 +383,12 @@ class FileBody:
 RawBody = Union[ReadBody, FileBody]
 
 
-def discard(ufs: UFS, name: str, handle: int | None) -> None:
+def discard(ufs: UFS, name: str, handle: int | None) -> Proc[None]:
     """Remove a temporary file an abandoned response left (best effort, logged)."""
     if handle is not None:
         with contextlib.suppress(LpwaError):
-            ufs.close(handle)
+            yield from ufs.close(handle)
     try:
-        ufs.delete(name)
+        yield from ufs.delete(name)
     except LpwaError as exc:
         log.debug("could not delete the temporary file %s: %s", name, exc)

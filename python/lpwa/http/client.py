@@ -1,12 +1,14 @@
 """``modem.http``: HTTP(S) requests through the module's stack (AT+QHTTP*).
 
-A request is one *procedure*, held against every other thread
-(``Modem.procedure()``): check every argument against the HTTP note's ranges
-(nothing is sent if one is off), set the QHTTPCFG keys the request needs, send the
-URL (AT+QHTTPURL) and the request (AT+QHTTPGET / QHTTPPOST / QHTTPPOSTFILE), wait
-for its URC ``+QHTTP…: <err>[,<httprspcode>[,<content_length>]]``, read the body
-(``body``: by length, or through a UFS file when the length is unknown), and put
-the QHTTPCFG keys back as the caller had them. A ``stream=True`` response keeps
+A request is one *procedure* (:mod:`lpwa.procedure`), written once in
+:class:`HTTPProcedures` and run by the sync facade :class:`HTTP` (held against
+every other thread) or the asyncio one :class:`AsyncHTTP`: check every argument
+against the HTTP note's ranges (nothing is sent if one is off), set the QHTTPCFG
+keys the request needs, send the URL (AT+QHTTPURL) and the request (AT+QHTTPGET /
+QHTTPPOST / QHTTPPOSTFILE), wait for its URC
+``+QHTTP…: <err>[,<httprspcode>[,<content_length>]]``, read the body (``body``:
+by length, or through a UFS file when the length is unknown), and put the
+QHTTPCFG keys back as the caller had them. A ``stream=True`` response keeps
 the module (a lease) until its body is read or it is closed.
 
 Timeouts come from the note's documented maxima and the caller's parameters:
@@ -25,13 +27,14 @@ whole seconds (1-65535).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lpwa import redact
 from lpwa.at.fields import quote
@@ -50,7 +53,9 @@ from lpwa.errors import (
     ProtocolError,
     http_error,
 )
+from lpwa.files import FilesProcedures
 from lpwa.http.body import UFS, FileBody, RawBody, ReadBody, check_file_name, discard, temp_name
+from lpwa.http.reader import BodyReader
 from lpwa.http.request import (
     CONTENT_TYPES,
     MAX_CUSTOM_GET,
@@ -67,10 +72,27 @@ from lpwa.http.request import (
 )
 from lpwa.http.response import Headers, Progress, Response
 from lpwa.http.results import cfg_value, parse_result
+from lpwa.procedure import (
+    EnsureSession,
+    Expect,
+    Facade,
+    Lease,
+    Proc,
+    Sleep,
+    Wait,
+    awaiting,
+    command,
+)
 from lpwa.quirks import QHTTPPOST, QHTTPPOSTFILE, affected_by_719
+from lpwa.session import REBOOT_TIMEOUT
 
 if TYPE_CHECKING:
-    from lpwa.modem import Modem
+    from typing_extensions import Concatenate, ParamSpec
+
+    from lpwa.aio.modem import AsyncModem
+    from lpwa.at.channel import Urc
+    from lpwa.network import NetworkProcedures
+    from lpwa.session import Session
 
 log = logging.getLogger("lpwa.http")
 
@@ -100,6 +122,9 @@ IDLE_MARGIN = 2.0
 SECONDS = range(1, 65536)  # rsptime, input_time, wait_time: 1-65535 s
 DEFAULT_TIME = 60
 T = TypeVar("T")
+R = TypeVar("R")
+if TYPE_CHECKING:
+    P = ParamSpec("P")
 
 
 def _seconds(name: str, value: object) -> int:
@@ -121,6 +146,11 @@ def timeout_seconds(timeout: object) -> int:
     if value not in SECONDS:
         raise ParameterError(f"timeout must be at most 65535 s: {timeout!r}")
     return value
+
+
+def check_wait(wait_time: object) -> int:
+    """``wait_time`` checked: an int of seconds, 1-65535."""
+    return _seconds("wait_time", wait_time)
 
 
 def _times(timeout: object, rsptime: object, wait_time: object) -> tuple[int, int]:
@@ -147,18 +177,33 @@ def _options(stream: object, on_progress: object, retries: object) -> None:
         raise ParameterError(f"retries must be 0-10: {retries}")
 
 
-class HTTP:
-    """HTTP(S) client of one module: ``modem.http``.
+class HTTPProcedures:
+    """HTTP(S) client of one module, as procedures (driven by :class:`HTTP` and
+    :class:`AsyncHTTP`).
 
-    Safe from several threads: each request is one procedure of the Modem, so a
-    body is only ever returned to the call that asked for it. Keep QHTTPCFG
-    changes to :meth:`config`, which knows them; a raw ``AT+QHTTPCFG`` sent with
+    ``session`` gives the quirks, identity, health counters and reboot hook;
+    ``network`` re-activates the PDP context and ``files`` reads a UFS file for
+    the recovery ladder and the 719 padding. Keep QHTTPCFG changes to
+    :meth:`config`, which knows them; a raw ``AT+QHTTPCFG`` sent with
     ``modem.command`` is not seen until the module reboots.
     """
 
-    def __init__(self, modem: Modem, *, response_headers: bool = True) -> None:
-        self._modem = modem
-        self._ufs = UFS(modem)
+    def __init__(
+        self,
+        session: Session,
+        network: NetworkProcedures,
+        files: FilesProcedures | None = None,
+        *,
+        response_headers: bool = True,
+    ) -> None:
+        self._session = session
+        self._network = network
+        self._files = FilesProcedures(session) if files is None else files
+        self._ufs = UFS()
+        self.shell: Any = None
+        """The shell the responses run their body procedures in (set by the facade)."""
+        self.asynchronous = False
+        """Whether that shell is the asyncio one."""
         self._known: dict[str, int] = {}
         """The module's QHTTPCFG values as lpwa last saw or left them."""
         self.response_headers = response_headers
@@ -167,16 +212,22 @@ class HTTP:
         self._learned_719: set[str] = set()
         """POST commands this module failed with 719 on (kept while the Modem is)."""
         # Re-entrant: a Response finaliser (garbage collection) may run while this
-        # very thread holds it.
+        # very thread holds it. Held only for the few lines that swap the lists,
+        # never across a step.
         self._pending_lock = threading.RLock()
         self._orphans: list[tuple[str, int | None]] = []
         self._unrestored: dict[str, int] = {}
         self._swept = False
-        modem.on_reboot(self._known.clear)
+        session.on_reboot(self._known.clear)
+
+    def bind(self, shell: Any, *, asynchronous: bool) -> None:
+        """The shell that runs the procedures (a response's body runs in it too)."""
+        self.shell = shell
+        self.asynchronous = asynchronous
 
     # -- configuration ------------------------------------------------------------
 
-    def config(self, **keys: int) -> dict[str, int]:
+    def config(self, /, **keys: int) -> Proc[dict[str, int]]:
         """Set QHTTPCFG keys (all checked before any is sent); return all current values.
 
         Keys: ``contextid`` 1-16, ``requestheader`` 0/1, ``responseheader`` 0/1,
@@ -192,16 +243,15 @@ class HTTP:
             if value not in HTTP_KEYS[key]:
                 rng = HTTP_KEYS[key]
                 raise ParameterError(f"{key} must be {rng.start}-{rng.stop - 1}: {value!r}")
-        with self._modem.procedure():
-            self._cleanup()
-            for key, value in keys.items():
-                self._set(key, value)
-            self._read_config()
-            return dict(self._known)
+        yield from self._cleanup()
+        for key, value in keys.items():
+            yield from self._set(key, value)
+        yield from self._read_config()
+        return dict(self._known)
 
-    def _read_config(self) -> None:
+    def _read_config(self) -> Proc[None]:
         try:
-            reply = self._modem.command("AT+QHTTPCFG?")
+            reply = yield from command("AT+QHTTPCFG?")
         except CommandError as exc:
             # A build without the read form (the BG95 note documents it; not every
             # manual does): the note's defaults stand in for what cannot be read.
@@ -215,74 +265,73 @@ class HTTP:
                 if parsed is not None and parsed[0] in HTTP_KEYS:
                     self._known[parsed[0]] = parsed[1]
 
-    def _value(self, key: str) -> int:
+    def _value(self, key: str) -> Proc[int]:
         """The module's current value of ``key`` (read once, then tracked)."""
-        self._modem.ensure_session()
+        yield EnsureSession()  # a reboot forgets the tracked values
         if key not in self._known:
-            self._read_config()
+            yield from self._read_config()
         if key not in self._known and key in CFG_DEFAULTS:
             self._known[key] = CFG_DEFAULTS[key]
         return self._known.get(key, 0)
 
-    def _set(self, key: str, value: int) -> None:
-        self._modem.ensure_session()
+    def _set(self, key: str, value: int) -> Proc[None]:
+        yield EnsureSession()
         if self._known.get(key) != value:
-            self._modem.command(f'AT+QHTTPCFG="{key}",{value}')
+            yield from command(f'AT+QHTTPCFG="{key}",{value}')
             self._known[key] = value
 
     def _apply(
         self, wanted: Mapping[str, int], before: dict[str, int] | None = None
-    ) -> dict[str, int]:
+    ) -> Proc[dict[str, int]]:
         """Set ``wanted``; the previous values of the keys that changed, recorded
         in ``before`` as each is sent (so a failure half-way loses none)."""
         before = {} if before is None else before
         for key, value in wanted.items():
-            old = self._value(key)
+            old = yield from self._value(key)
             if old != value:
                 before.setdefault(key, old)
-                self._set(key, value)
+                yield from self._set(key, value)
         return before
 
-    def _restore_config(self, before: Mapping[str, int]) -> None:
+    def restore_config(self, before: Mapping[str, int]) -> Proc[None]:
         """Put back QHTTPCFG values; what cannot be sent now is sent next time."""
         for key, value in before.items():
             try:
-                self._set(key, value)
+                yield from self._set(key, value)
             except LpwaError:
-                self._restore_later({key: value})
+                self.restore_later({key: value})
                 raise
 
-    def _restore_later(self, before: Mapping[str, int]) -> None:
+    def restore_later(self, before: Mapping[str, int]) -> None:
+        """QHTTPCFG values for the next procedure to put back (no I/O)."""
         with self._pending_lock:
             for key, value in before.items():
                 self._unrestored.setdefault(key, value)
 
-    def _abandon(self, name: str, handle: int | None) -> None:
+    def abandon(self, name: str, handle: int | None) -> None:
+        """A temporary file for the next procedure to remove (no I/O)."""
         with self._pending_lock:
             self._orphans.append((name, handle))
 
-    def _cleanup(self) -> None:
+    def _cleanup(self) -> Proc[None]:
         """What abandoned responses left: temporary files, QHTTPCFG to put back."""
         with self._pending_lock:
             orphans, self._orphans = self._orphans, []
             unrestored, self._unrestored = self._unrestored, {}
         for name, handle in orphans:
-            discard(self._ufs, name, handle)
+            yield from discard(self._ufs, name, handle)
         if unrestored:
-            self._restore_config(unrestored)
+            yield from self.restore_config(unrestored)
 
-    def _sweep(self) -> None:
+    def _sweep(self) -> Proc[None]:
         """Once per Modem, before lpwa first needs a temporary file: remove those
         an earlier program left (one module has one HTTP response at a time, so no
         other program can be reading through one now)."""
         if self._swept:
             return
         self._swept = True
-        for name in self._ufs.stale():
-            discard(self._ufs, name, None)
-
-    def _check_wait(self, wait_time: object) -> int:
-        return _seconds("wait_time", wait_time)
+        for name in (yield from self._ufs.stale()):
+            yield from discard(self._ufs, name, None)
 
     # -- requests -------------------------------------------------------------------
 
@@ -299,7 +348,7 @@ class HTTP:
         stream: bool = False,
         on_progress: Progress | None = None,
         retries: int = 1,
-    ) -> Response:
+    ) -> Proc[Response]:
         """HTTP(S) GET. With ``headers``, a custom request head (≤ 2048 bytes) is sent.
 
         ``params`` (a mapping or list of pairs, as in requests) is form-encoded
@@ -321,8 +370,8 @@ class HTTP:
                 f"custom GET request is {len(request)} bytes; the module takes {MAX_CUSTOM_GET}"
             )
 
-        def send() -> Response:
-            self._set_url(target)
+        def send() -> Proc[Response]:
+            yield from self._set_url(target)
             if request is None:
                 line, data = f"AT+QHTTPGET={rsp}", None
                 # OK usually comes at once; the note does not say whether a build
@@ -331,10 +380,14 @@ class HTTP:
             else:
                 line, data = f"AT+QHTTPGET={rsp},{len(request)},{input_time}", request
                 command_timeout = CONNECT_TIME + input_time + MARGIN
-            return self._send("+QHTTPGET", line, data, target, rsp, command_timeout, 0)
+            return (yield from self._send("+QHTTPGET", line, data, target, rsp, command_timeout, 0))
 
         wanted = {"requestheader": 1 if request is not None else 0}
-        return self._procedure(wanted, send, stream, wait, on_progress, retries, https=target.https)
+        return (
+            yield from self._procedure(
+                wanted, send, stream, wait, on_progress, retries, https=target.https
+            )
+        )
 
     def post(
         self,
@@ -351,7 +404,7 @@ class HTTP:
         stream: bool = False,
         on_progress: Progress | None = None,
         retries: int = 1,
-    ) -> Response:
+    ) -> Proc[Response]:
         """HTTP(S) POST of ``data`` (≤ 1,024,000 bytes with the request head).
 
         ``data`` is bytes, str (UTF-8), or a mapping / list of pairs that is
@@ -396,37 +449,43 @@ class HTTP:
         if request is None:
             wanted["contenttype"] = module_types[ctype]
 
-        def send() -> Response:
-            return self._post(target, payload, input_time, rsp, padding)
+        def send() -> Proc[Response]:
+            return (yield from self._post(target, payload, input_time, rsp, padding))
 
-        def retry(before: dict[str, int]) -> Response:
+        def retry(before: dict[str, int]) -> Proc[Response]:
             # A BG96 build not (yet) known for the 719 bug failed with it.
             padded, pad = self._padded(target, hdrs, body, ctype)
-            for key, value in self._apply({"requestheader": 1}).items():
+            for key, value in (yield from self._apply({"requestheader": 1})).items():
                 before.setdefault(key, value)
-            return self._post(target, padded, input_time, rsp, pad)
+            return (yield from self._post(target, padded, input_time, rsp, pad))
 
         length = len(payload) if request is not None else module_len
         on_719 = retry if padding == 0 and self._may_retry_719(target, length) else None
-        return self._procedure(
-            wanted,
-            send,
-            stream,
-            wait,
-            on_progress,
-            retries,
-            on_719=on_719,
-            learn=QHTTPPOST,
-            https=target.https,
+        return (
+            yield from self._procedure(
+                wanted,
+                send,
+                stream,
+                wait,
+                on_progress,
+                retries,
+                on_719=on_719,
+                learn=QHTTPPOST,
+                https=target.https,
+            )
         )
 
     def _post(
         self, target: URL, payload: bytes, input_time: int, rsptime: int, padding: int
-    ) -> Response:
-        self._set_url(target)
+    ) -> Proc[Response]:
+        yield from self._set_url(target)
         line = f"AT+QHTTPPOST={len(payload)},{input_time},{rsptime}"
         command_timeout = CONNECT_TIME + input_time + MARGIN
-        return self._send("+QHTTPPOST", line, payload, target, rsptime, command_timeout, padding)
+        return (
+            yield from self._send(
+                "+QHTTPPOST", line, payload, target, rsptime, command_timeout, padding
+            )
+        )
 
     def _padded(
         self, target: URL, headers: Mapping[str, str] | None, body: bytes, ctype: str
@@ -448,7 +507,7 @@ class HTTP:
         stream: bool = False,
         on_progress: Progress | None = None,
         retries: int = 1,
-    ) -> Response:
+    ) -> Proc[Response]:
         """HTTP(S) POST of a UFS file (AT+QHTTPPOSTFILE).
 
         The module's ``requestheader`` and ``contenttype`` are used as the caller
@@ -464,47 +523,53 @@ class HTTP:
         rsp, wait = _times(timeout, rsptime, wait_time)
         _options(stream, on_progress, retries)
 
-        with self._modem.procedure():
-            self._cleanup()
-            whole = self._value("requestheader") == 1
-            ctype = CONTENT_TYPES[self._value("contenttype")]
-            size: int | None = None
-            if self._may_pad(QHTTPPOSTFILE, target):
-                size = self._ufs.size(filename)
-                if size is None:
-                    raise ParameterError(f"no file {filename!r} in the module's UFS")
-                length = size if whole else self._head_len(target, ctype, size) + size
-                if self._fails_719(QHTTPPOSTFILE, length, target):
-                    log.info(
-                        "POSTFILE %s would hit error 719; sending it as a padded POST",
-                        redact.url(target.text),
-                    )
-                    return self._post_file_padded(
+        yield from self._cleanup()
+        whole = (yield from self._value("requestheader")) == 1
+        ctype = CONTENT_TYPES[(yield from self._value("contenttype"))]
+        size: int | None = None
+        if self._may_pad(QHTTPPOSTFILE, target):
+            size = yield from self._ufs.size(filename)
+            if size is None:
+                raise ParameterError(f"no file {filename!r} in the module's UFS")
+            length = size if whole else self._head_len(target, ctype, size) + size
+            if self._fails_719(QHTTPPOSTFILE, length, target):
+                log.info(
+                    "POSTFILE %s would hit error 719; sending it as a padded POST",
+                    redact.url(target.text),
+                )
+                return (
+                    yield from self._post_file_padded(
                         target, filename, whole, ctype, rsp, wait, stream, on_progress, retries
                     )
-
-            def send() -> Response:
-                self._set_url(target)
-                line = f"AT+QHTTPPOSTFILE={quote(filename)},{rsp}"
-                # OK comes once the server is connected (2.5): 125 s or <rsptime>.
-                command_timeout = max(CONNECT_TIME, rsp) + MARGIN
-                return self._send("+QHTTPPOSTFILE", line, None, target, rsp, command_timeout, 0)
-
-            def retry(before: dict[str, int]) -> Response:
-                # Streamed, so that this procedure reads it as the caller asked.
-                return self._post_file_padded(
-                    target, filename, whole, ctype, rsp, wait, True, None, 0
                 )
 
-            on_719 = None
-            if target.https and self._is_bg96():
-                if size is None:
-                    size = self._ufs.size(filename)
-                if size is not None:
-                    length = size if whole else self._head_len(target, ctype, size) + size
-                    if self._may_retry_719(target, length):
-                        on_719 = retry
-            return self._procedure(
+        def send() -> Proc[Response]:
+            yield from self._set_url(target)
+            line = f"AT+QHTTPPOSTFILE={quote(filename)},{rsp}"
+            # OK comes once the server is connected (2.5): 125 s or <rsptime>.
+            command_timeout = max(CONNECT_TIME, rsp) + MARGIN
+            return (
+                yield from self._send("+QHTTPPOSTFILE", line, None, target, rsp, command_timeout, 0)
+            )
+
+        def retry(before: dict[str, int]) -> Proc[Response]:
+            # Streamed, so that this procedure reads it as the caller asked.
+            return (
+                yield from self._post_file_padded(
+                    target, filename, whole, ctype, rsp, wait, True, None, 0
+                )
+            )
+
+        on_719 = None
+        if target.https and self._is_bg96():
+            if size is None:
+                size = yield from self._ufs.size(filename)
+            if size is not None:
+                length = size if whole else self._head_len(target, ctype, size) + size
+                if self._may_retry_719(target, length):
+                    on_719 = retry
+        return (
+            yield from self._procedure(
                 {},
                 send,
                 stream,
@@ -515,6 +580,7 @@ class HTTP:
                 learn=QHTTPPOSTFILE,
                 https=target.https,
             )
+        )
 
     def _post_file_padded(
         self,
@@ -527,19 +593,21 @@ class HTTP:
         stream: bool,
         on_progress: Progress | None,
         retries: int,
-    ) -> Response:
-        content = self._modem.files.download(filename)
+    ) -> Proc[Response]:
+        content = yield from self._files.download(filename)
         if not whole:
-            return self.post(
-                target.text,
-                content,
-                headers={},
-                content_type=ctype,
-                rsptime=rsptime,
-                wait_time=wait_time,
-                stream=stream,
-                on_progress=on_progress,
-                retries=retries,
+            return (
+                yield from self.post(
+                    target.text,
+                    content,
+                    headers={},
+                    content_type=ctype,
+                    rsptime=rsptime,
+                    wait_time=wait_time,
+                    stream=stream,
+                    on_progress=on_progress,
+                    retries=retries,
+                )
             )
         # The file is a whole request: pad its own head.
         end = content.find(b"\r\n\r\n")
@@ -549,25 +617,31 @@ class HTTP:
         pad = padding_header(padding) if padding else b""
         request = content[: end + 2] + pad + content[end + 2 :]
 
-        def send() -> Response:
-            return self._post(target, request, DEFAULT_TIME, rsptime, padding)
+        def send() -> Proc[Response]:
+            return (yield from self._post(target, request, DEFAULT_TIME, rsptime, padding))
 
-        return self._procedure(
-            {"requestheader": 1}, send, stream, wait_time, on_progress, retries, https=target.https
+        return (
+            yield from self._procedure(
+                {"requestheader": 1},
+                send,
+                stream,
+                wait_time,
+                on_progress,
+                retries,
+                https=target.https,
+            )
         )
-
-    def read_file(self, filename: str, response: Response, *, wait_time: int | None = None) -> None:
-        """Store ``response`` (not yet read) in a UFS file: see :meth:`Response.save`."""
-        response.save(filename, wait_time=wait_time)
 
     # -- the 719 bug ----------------------------------------------------------------
 
     def _is_bg96(self) -> bool:
-        modem = self._modem
-        return modem.model.upper().startswith("BG96") or modem.firmware.upper().startswith("BG96")
+        session = self._session
+        return session.model.upper().startswith("BG96") or session.firmware.upper().startswith(
+            "BG96"
+        )
 
     def _commands_719(self) -> frozenset[str]:
-        quirks = self._modem.quirks
+        quirks = self._session.quirks
         if quirks.workaround_719 is False:
             return frozenset()
         return quirks.https_post_719 | self._learned_719
@@ -581,7 +655,7 @@ class HTTP:
     def _may_retry_719(self, target: URL, length: int | None) -> bool:
         """A BG96 HTTPS POST whose length has bit 11 set (None: unknown) may be
         hitting a 719 build missing from the table: worth one padded retry."""
-        if self._modem.quirks.workaround_719 is False or not target.https or not self._is_bg96():
+        if self._session.quirks.workaround_719 is False or not target.https or not self._is_bg96():
             return False
         return length is None or affected_by_719(length)
 
@@ -593,82 +667,83 @@ class HTTP:
     def _procedure(
         self,
         wanted: Mapping[str, int],
-        send: Callable[[], Response],
+        send: Callable[[], Proc[Response]],
         stream: bool,
         wait_time: int,
         on_progress: Progress | None,
         retries: int,
         *,
-        on_719: Callable[[dict[str, int]], Response] | None = None,
+        on_719: Callable[[dict[str, int]], Proc[Response]] | None = None,
         learn: str = "",
         https: bool = False,
-    ) -> Response:
-        """Configure, send, and read (or lease) the body: one procedure."""
-        with self._modem.procedure():
-            self._cleanup()
-            config = dict(wanted)
-            if self.response_headers:
-                config["responseheader"] = 1
-            caller_head = self._value("responseheader") == 1
-            before: dict[str, int] = {}
+    ) -> Proc[Response]:
+        """Configure, send, and read (or lease) the body."""
+        yield from self._cleanup()
+        config = dict(wanted)
+        if self.response_headers:
+            config["responseheader"] = 1
+        caller_head = (yield from self._value("responseheader")) == 1
+        before: dict[str, int] = {}
 
-            def reapply(caller: Mapping[str, int]) -> None:
-                # After a reboot: the caller's values first (not to be restored
-                # later: they are the caller's), then the request's on top.
-                for key, value in caller.items():
-                    if key not in config:
-                        self._set(key, value)
-                self._apply(config, before)
+        def reapply(caller: Mapping[str, int]) -> Proc[None]:
+            # After a reboot: the caller's values first (not to be restored
+            # later: they are the caller's), then the request's on top.
+            for key, value in caller.items():
+                if key not in config:
+                    yield from self._set(key, value)
+            yield from self._apply(config, before)
 
-            try:
-                self._apply(config, before)
-                try:
-                    response = self._with_recovery(send, retries, reapply, https=https)
-                except HTTPSocketClosedError:
-                    if on_719 is None:
-                        raise
-                    log.info("error 719 on a BG96 HTTPS POST: retrying once padded (spec/002)")
-                    response = on_719(before)
-                    if learn:
-                        self._learned_719.add(learn)
-            except BaseException:
-                self._restore_quietly(before)
-                raise
-            # requestheader and contenttype only shape the request, which is sent;
-            # responseheader stays until the body is read: the note does not say
-            # whether the module applies it when it sends the request or when the
-            # body is read, so it holds for both.
-            head = {k: v for k, v in before.items() if k == "responseheader"}
-            self._restore_quietly({k: v for k, v in before.items() if k != "responseheader"})
-            response._caller_head = caller_head
-            if response._finished:  # a nested procedure read it already
-                self._restore_quietly(head)
-                return response
-            response._restore = {**response._restore, **head}
-            response._wait_time = wait_time
-            response._on_progress = on_progress
-            if response._lease is None:  # else a nested procedure made it
-                response._with_head = self._value("responseheader") == 1
-                response._headers = None if response._with_head else Headers()
-                if stream:
-                    response._lease = self._modem.lease()
-            if stream:
-                return response
-            try:
-                _ = response.content
-            finally:
-                response._finish()
-            return response
-
-    def _restore_quietly(self, before: Mapping[str, int]) -> None:
         try:
-            self._restore_config(before)
+            yield from self._apply(config, before)
+            try:
+                response = yield from self._with_recovery(send, retries, reapply, https=https)
+            except HTTPSocketClosedError:
+                if on_719 is None:
+                    raise
+                log.info("error 719 on a BG96 HTTPS POST: retrying once padded (spec/002)")
+                response = yield from on_719(before)
+                if learn:
+                    self._learned_719.add(learn)
+        except BaseException:
+            yield from self._restore_quietly(before)
+            raise
+        # requestheader and contenttype only shape the request, which is sent;
+        # responseheader stays until the body is read: the note does not say
+        # whether the module applies it when it sends the request or when the
+        # body is read, so it holds for both.
+        head = {k: v for k, v in before.items() if k == "responseheader"}
+        yield from self._restore_quietly({k: v for k, v in before.items() if k != "responseheader"})
+        body = response._body
+        body.caller_head = caller_head
+        if body.finished:  # a nested procedure read it already
+            yield from self._restore_quietly(head)
+            return response
+        body.restore = {**body.restore, **head}
+        body.wait_time = wait_time
+        body.on_progress = on_progress
+        if body.lease is None:  # else a nested procedure made it
+            body.with_head = (yield from self._value("responseheader")) == 1
+            body.headers = None if body.with_head else Headers()
+            if stream:
+                body.lease = yield Lease()
+        if stream:
+            return response
+        try:
+            response._content = yield from body.read_all()
+        finally:
+            yield from body.finish()
+        return response
+
+    def _restore_quietly(self, before: Mapping[str, int]) -> Proc[None]:
+        try:
+            yield from self.restore_config(before)
         except LpwaError as exc:
             log.debug("QHTTPCFG not put back yet (%s); next request will", exc)
 
-    def _set_url(self, url: URL, timeout: int = DEFAULT_TIME) -> None:
+    def _set_url(self, url: URL, timeout: int = DEFAULT_TIME) -> Proc[None]:
         raw = url.text.encode("ascii")
-        self._modem.command(f"AT+QHTTPURL={len(raw)},{timeout}", data=raw, timeout=timeout + MARGIN)
+        line = f"AT+QHTTPURL={len(raw)},{timeout}"
+        yield from command(line, data=raw, timeout=timeout + MARGIN)
 
     def _send(
         self,
@@ -679,35 +754,39 @@ class HTTP:
         rsptime: int,
         command_timeout: float,
         padding: int,
-    ) -> Response:
+    ) -> Proc[Response]:
         start = time.monotonic()
-        with self._modem.channel.expect_urc(name) as waiter:
-            self._modem.command(line, data=data, timeout=command_timeout)
-            urc = waiter.wait(rsptime + MARGIN)
+        # (urc_after's own timeout is the URC's; this command needs its own.)
+        waiter = yield Expect(name)
+        try:
+            yield from command(line, data=data, timeout=command_timeout)
+            urc: Urc = yield Wait(waiter, rsptime + MARGIN)
+        finally:
+            waiter.cancel()
         elapsed = timedelta(seconds=time.monotonic() - start)
         err, status, length = parse_result(urc.text, name)
         if err != 0:
-            self._modem.health_counter.error(err)
+            self._session.health_counter.error(err)
             raise http_error(line, err)
         with_head = self._known.get("responseheader") == 1
+        body = BodyReader(self, status, length, with_head=with_head)
         return Response(
-            self,
+            self.shell,
+            body,
             url.text,
-            status,
-            length,
-            with_head=with_head,
+            asynchronous=self.asynchronous,
             padded_by=padding,
             elapsed=elapsed,
         )
 
     def _with_recovery(
         self,
-        send: Callable[[], T],
+        send: Callable[[], Proc[T]],
         retries: int,
-        reapply: Callable[[Mapping[str, int]], object] | None = None,
+        reapply: Callable[[Mapping[str, int]], Proc[None]] | None = None,
         *,
         https: bool = False,
-    ) -> T:
+    ) -> Proc[T]:
         """HTTP note chapter 4, one rung per retry (``retries`` bounds it): wait
         out a busy UART (4.4) or a request still running (703, e.g. one a killed
         run of the program left); after network errors re-activate the PDP
@@ -718,14 +797,14 @@ class HTTP:
         QHTTPCFG. Each step is logged and counted in ``modem.health()``."""
         attempt = 0
         reactivated = rebooted = False
-        health = self._modem.health_counter
+        health = self._session.health_counter
         while True:
             try:
-                return send()
+                return (yield from send())
             except (HTTPUARTBusyError, HTTPBusyError):
                 if attempt >= retries:
                     raise
-                time.sleep(1.0)
+                yield Sleep(1.0)
             except (
                 HTTPDNSError,
                 HTTPNetworkDeactivatedError,
@@ -750,75 +829,165 @@ class HTTP:
                     # The reboot resets QHTTPCFG (and the SSL contexts): the
                     # caller's values go back with the request's on top.
                     caller = {k: v for k, v in self._known.items() if k in HTTP_KEYS}
-                    self._modem.reboot()
+                    yield from self._session.reboot_procedure(REBOOT_TIMEOUT)
                     health.recovery("reboot")
                     rebooted = True
-                    self._modem.network.activate(context_id)
+                    yield from self._network.activate(context_id)
                     if reapply is not None:
-                        reapply(caller)
+                        yield from reapply(caller)
                 else:
                     log.warning(
                         "%s; re-activating PDP context %d (HTTP note 4.3/4.5)", exc, context_id
                     )
-                    self._modem.network.reactivate(context_id)
+                    yield from self._network.reactivate(context_id)
                     health.recovery("reactivate")
                     reactivated = True
             attempt += 1
 
-    # -- the body -------------------------------------------------------------------
+    # -- the body (for BodyReader) ------------------------------------------------------
 
-    def _open_body(self, response: Response) -> RawBody:
-        """How to read ``response``: by its announced length, else through the UFS."""
-        wait = response._wait_time
-        if response.content_length is None:
-            self._sweep()
+    def open_body(self, body: BodyReader) -> Proc[RawBody]:
+        """How to read ``body``: by its announced length, else through the UFS."""
+        wait = body.wait_time
+        if body.content_length is None:
+            yield from self._sweep()
             return FileBody(self._ufs, wait)
-        stream = self._modem.channel.stream(
-            f"AT+QHTTPREAD={wait}",
-            timeout=None,
-            idle_timeout=wait + IDLE_MARGIN,
-            body_length=response.content_length,
-            response_header=response._with_head,
-        )
-        return ReadBody(stream)
+        return ReadBody(wait, body.content_length, body.with_head)
 
-    def _save(self, response: Response, filename: str, wait_time: int) -> None:
+    def save(self, body: BodyReader, filename: str, wait_time: int) -> Proc[None]:
         """Store the response in ``filename``: the body only, unless the caller
         turned the head on. When lpwa asked for the head itself, the module
         writes it into the file too (whether responseheader counts at the request
         or at the read, it was on for both), so the response goes to a temporary
         file and the body is copied out of it."""
-        expected = response.content_length
-        if not (response._with_head and not response._caller_head):
-            size = self._ufs.store_response(filename, wait_time, expected=expected)
+        expected = body.content_length
+        ufs = self._ufs
+        if not (body.with_head and not body.caller_head):
+            size = yield from ufs.store_response(filename, wait_time, expected=expected)
             head_len = 0
-            if response._with_head:
-                head = self._ufs.read_head(filename, size)
-                response._set_head(head[:-4])
+            if body.with_head:
+                head = yield from ufs.read_head(filename, size)
+                body.set_head(head[:-4])
                 head_len = len(head)
             if expected is not None and size - head_len != expected:
                 raise ProtocolError(
                     f"stored body has {size - head_len} bytes, Content-Length said {expected}"
                 )
             return
-        self._sweep()
+        yield from self._sweep()
         tmp = temp_name()
         try:
-            size = self._ufs.store_response(tmp, wait_time, expected=expected)
-            head = self._ufs.read_head(tmp, size)
-            response._set_head(head[:-4])
+            size = yield from ufs.store_response(tmp, wait_time, expected=expected)
+            head = yield from ufs.read_head(tmp, size)
+            body.set_head(head[:-4])
             if expected is not None and size - len(head) != expected:
                 raise ProtocolError(
                     f"stored body has {size - len(head)} bytes, Content-Length said {expected}"
                 )
-            self._ufs.copy(tmp, len(head), size, filename)
+            yield from ufs.copy(tmp, len(head), size, filename)
         finally:
             try:
-                self._ufs.delete(tmp)
+                yield from ufs.delete(tmp)
             except LpwaError as exc:
                 # Not this call's failure: the next procedure removes it.
                 log.debug("temporary file %s not removed yet (%s)", tmp, exc)
-                self._abandon(tmp, None)
+                self.abandon(tmp, None)
 
 
-__all__ = ["HTTP", "HTTP_KEYS", "timeout_seconds"]
+def _exclusive(
+    fn: Callable[Concatenate[HTTPProcedures, P], Proc[R]],
+) -> Callable[Concatenate[HTTP, P], R]:
+    """:func:`~lpwa.procedure.blocking`, refused with ModemBusy on the URC
+    callback thread (:meth:`lpwa.Modem.procedure`): a request waits for its
+    result URC, which only that thread delivers."""
+
+    @functools.wraps(fn)
+    def method(self: HTTP, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._shell.procedure():
+            return self._shell.run(fn(self._procs, *args, **kwargs))  # type: ignore[no-any-return]
+
+    return method
+
+
+class HTTP(Facade[HTTPProcedures]):
+    """HTTP(S) client of one module: ``modem.http``.
+
+    Safe from several threads: each request is one procedure of the Modem, so a
+    body is only ever returned to the call that asked for it. Keep QHTTPCFG
+    changes to :meth:`config`, which knows them; a raw ``AT+QHTTPCFG`` sent with
+    ``modem.command`` is not seen until the module reboots.
+    """
+
+    def __init__(self, shell: Any, procs: HTTPProcedures) -> None:
+        super().__init__(shell, procs)
+        procs.bind(shell, asynchronous=False)
+
+    config = _exclusive(HTTPProcedures.config)
+    get = _exclusive(HTTPProcedures.get)
+    post = _exclusive(HTTPProcedures.post)
+    post_file = _exclusive(HTTPProcedures.post_file)
+
+    def read_file(self, filename: str, response: Response, *, wait_time: int | None = None) -> None:
+        """Store ``response`` (not yet read) in a UFS file: see :meth:`Response.save`."""
+        response.save(filename, wait_time=wait_time)
+
+    @property
+    def response_headers(self) -> bool:
+        """Read the status line and headers into ``Response.headers``: lpwa turns
+        ``responseheader`` on for the request and its body, then back as it was."""
+        return self._procs.response_headers
+
+    @response_headers.setter
+    def response_headers(self, value: bool) -> None:
+        self._procs.response_headers = value
+
+
+class AsyncHTTP(Facade[HTTPProcedures]):
+    """``modem.http`` of the asyncio shell: the same requests, awaited.
+
+    A response's body is read inside the request unless ``stream=True``; then
+    ``async for piece in response.aiter_content(n)``, ``await response.aread()``
+    or ``await response.asave(name)``, and ``await response.aclose()`` (or
+    ``async with``) to give the module back early.
+    """
+
+    def __init__(self, shell: Any, procs: HTTPProcedures) -> None:
+        super().__init__(shell, procs)
+        procs.bind(shell, asynchronous=True)
+
+    config = awaiting(HTTPProcedures.config)
+    get = awaiting(HTTPProcedures.get)
+    post = awaiting(HTTPProcedures.post)
+    post_file = awaiting(HTTPProcedures.post_file)
+
+    async def read_file(
+        self, filename: str, response: Response, *, wait_time: int | None = None
+    ) -> None:
+        """Store ``response`` (not yet read) in a UFS file: see :meth:`Response.save`."""
+        await response.asave(filename, wait_time=wait_time)
+
+    @property
+    def response_headers(self) -> bool:
+        """See :attr:`HTTP.response_headers`."""
+        return self._procs.response_headers
+
+    @response_headers.setter
+    def response_headers(self, value: bool) -> None:
+        self._procs.response_headers = value
+
+
+def async_http(modem: AsyncModem) -> AsyncHTTP:
+    """``AsyncModem.http``: the asyncio facade over this modem's HTTP procedures."""
+    procs = HTTPProcedures(modem, modem.network_procedures, modem.files_procedures)
+    return AsyncHTTP(modem, procs)
+
+
+__all__ = [
+    "HTTP",
+    "HTTP_KEYS",
+    "AsyncHTTP",
+    "HTTPProcedures",
+    "async_http",
+    "check_wait",
+    "timeout_seconds",
+]

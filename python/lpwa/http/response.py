@@ -1,14 +1,18 @@
-"""The requests-like ``Response`` of ``modem.http``, and its header parsing.
+"""The requests-like ``Response`` of ``modem.http``, one class for both shells.
 
 A Response knows the status, length and ``elapsed`` from the ``+QHTTPGET``/
 ``+QHTTPPOST`` URC at once; the body is read inside the request's procedure, or,
-with ``stream=True``, when first asked for (``content``, ``text``, ``json()``,
-``iter_content()``, ``iter_lines()``) or stored to a UFS file (``save``). A
-streamed response holds the module (a *lease*) until its body is read to the
-end, it is closed (``close()``, the end of ``with … as r:``) or it is garbage
-collected; meanwhile another procedure waits a bounded time or gets ModemBusy.
-With ``responseheader=1`` the module sends the status line and headers before
-the body, and they are parsed from there.
+with ``stream=True``, when first asked for — in the sync shell by ``content``,
+``text``, ``json()``, ``iter_content()``, ``iter_lines()``, ``save()``; in the
+asyncio shell by ``await aread()``, ``aiter_content()``, ``aiter_lines()``,
+``await asave()``. A streamed response holds the module (a *lease*) until its
+body is read to the end, it is closed (``close()``/``aclose()``, the end of
+``with``/``async with``) or it is garbage collected; meanwhile another procedure
+waits a bounded time or gets ModemBusy. With ``responseheader=1`` the module sends
+the status line and headers before the body, and they are parsed from there.
+
+The reading itself is :class:`~lpwa.http.reader.BodyReader`'s procedures; this
+class only runs them in the shell that made the response.
 """
 
 from __future__ import annotations
@@ -16,62 +20,20 @@ from __future__ import annotations
 import codecs
 import contextlib
 import json as _json
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from lpwa import redact
-from lpwa.errors import (
-    HTTPResponseError,
-    LpwaError,
-    ParameterError,
-    ParameterTypeError,
-    ProtocolError,
-)
-from lpwa.http.body import MAX_HEAD, check_file_name
+from lpwa.errors import HTTPResponseError, ParameterError, ParameterTypeError
+from lpwa.http.body import check_file_name
+from lpwa.http.reader import BodyReader, Headers, Progress, Reslicer
 from lpwa.http.results import parse_head
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from lpwa.at.procedure_lock import Lease
-    from lpwa.http.body import RawBody
-    from lpwa.http.client import HTTP
-
-    _MappingBase = Mapping[str, str]
-else:
-    from collections.abc import Mapping as _MappingBase
-
-Progress = Callable[[int, "int | None"], None]
+    from lpwa.procedure import Proc
 
 __all__ = ["Headers", "Progress", "Response", "parse_head"]
-
-
-class Headers(_MappingBase):
-    """Case-insensitive response headers; repeated fields are joined with ", "."""
-
-    def __init__(self, pairs: list[tuple[str, str]] | None = None) -> None:
-        self._items: dict[str, tuple[str, str]] = {}
-        for name, value in pairs or []:
-            key = name.lower()
-            if key in self._items:
-                value = self._items[key][1] + ", " + value
-            self._items[key] = (name, value)
-
-    def __getitem__(self, name: str) -> str:
-        return self._items[name.lower()][1]
-
-    def __iter__(self) -> Iterator[str]:
-        return (name for name, _ in self._items.values())
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._items
-
-    def __repr__(self) -> str:
-        return f"Headers({dict(self.items())!r})"
 
 
 def _chunk_size(value: object, *, allow_none: bool) -> int | None:
@@ -82,6 +44,43 @@ def _chunk_size(value: object, *, allow_none: bool) -> int | None:
     if value < 1:
         raise ParameterError(f"chunk_size must be at least 1, not {value}")
     return value
+
+
+def _delimiter(delimiter: object) -> bytes | None:
+    if delimiter is not None and (not isinstance(delimiter, bytes) or not delimiter):
+        raise ParameterError("delimiter must be non-empty bytes")
+    return delimiter
+
+
+class LineSplitter:
+    """Splits body pieces into lines without their ends (``\\r\\n``, ``\\n`` or
+    ``\\r``), as requests gives them, or on ``delimiter``. A line end split
+    across two pieces is still one line end."""
+
+    def __init__(self, delimiter: bytes | None) -> None:
+        self._delimiter = delimiter
+        self._buf = b""
+
+    def feed(self, piece: bytes) -> list[bytes]:
+        """The lines ``piece`` completes."""
+        buf = self._buf + piece
+        if self._delimiter is not None:
+            *done, self._buf = buf.split(self._delimiter)
+            return done
+        parts = buf.splitlines(keepends=True)
+        self._buf = b""
+        # A last part without its line end, or ending "\r" (maybe half of
+        # "\r\n"), waits for the next piece.
+        if parts and (parts[-1].endswith(b"\r") or not parts[-1].endswith(b"\n")):
+            self._buf = parts.pop()
+        return [p.rstrip(b"\r\n") if p.endswith(b"\r\n") else p[:-1] for p in parts]
+
+    def rest(self) -> list[bytes]:
+        """The last line, if the body does not end with a line end."""
+        buf, self._buf = self._buf, b""
+        if self._delimiter is None and buf.endswith(b"\r"):
+            buf = buf[:-1]
+        return [buf] if buf else []
 
 
 class Response:
@@ -97,84 +96,57 @@ class Response:
 
     def __init__(
         self,
-        http: HTTP,
+        shell: Any,
+        body: BodyReader,
         url: str,
-        status_code: int,
-        content_length: int | None,
         *,
-        with_head: bool,
-        caller_head: bool | None = None,
-        wait_time: int = 60,
+        asynchronous: bool = False,
         padded_by: int = 0,
         elapsed: timedelta | None = None,
-        on_progress: Progress | None = None,
     ) -> None:
-        self._http = http
+        self._shell = shell
+        self._asynchronous = asynchronous
+        self._body = body
         self.url = url
-        self.status_code = status_code
-        self.content_length = content_length
+        self.status_code = body.status_code
+        self.content_length = body.content_length
         self.padded_by = padded_by
         self.elapsed = elapsed if elapsed is not None else timedelta(0)
-        self.reason = ""
-        self._with_head = with_head
-        # Whether the caller (not lpwa) had responseheader on: save() then
-        # stores the head too, as the module writes it.
-        self._caller_head = with_head if caller_head is None else caller_head
-        self._wait_time = wait_time
-        self._on_progress = on_progress
-        self._headers: Headers | None = None if with_head else Headers()
         self._content: bytes | None = None
-        self._raw: RawBody | None = None
-        self._leftover = b""
-        self._consumed = False
-        self._body_started = False
-        self._finished = False
-        self._lease: Lease | None = None
-        self._restore: dict[str, int] = {}
 
-    # -- holding and giving back the module ------------------------------------------
+    # -- running the body's procedures in this response's shell ----------------------
 
-    def _hold(self) -> contextlib.AbstractContextManager[Any]:
-        """Run commands as the holder of this response's lease (if it has one)."""
-        lease = self._lease
-        if lease is None or lease.released:
-            return contextlib.nullcontext()
-        return lease
+    def _run(self, proc: Proc[Any]) -> Any:
+        if self._asynchronous:
+            proc.close()
+            raise ParameterError(
+                "this response came from the asyncio shell: read its body with "
+                "`await response.aread()` or `async for … in response.aiter_content()`, "
+                "close it with `await response.aclose()`"
+            )
+        # As the holder of a streamed response's lease, from any thread.
+        return self._shell.run(proc, self._body.lease)
 
-    def _finish(self, *, failed: bool = False) -> None:
-        """The body is done with: close the raw reader, put back QHTTPCFG, release.
+    async def _arun(self, proc: Proc[Any]) -> Any:
+        if not self._asynchronous:
+            proc.close()
+            raise ParameterError(
+                "this response came from the sync shell: read its body with "
+                "`response.content` or `response.iter_content()`, close it with `close()`"
+            )
+        return await self._shell.arun(proc, self._body.lease)
 
-        Runs module commands, so only from a caller's thread, never from __del__.
-        """
-        if self._finished:
-            return
-        self._finished = True
-        raw, self._raw = self._raw, None
-        try:
-            if raw is not None:
-                try:
-                    raw.close()
-                except LpwaError:
-                    if not failed:
-                        raise
-                finally:
-                    left = raw.leftover()
-                    if left is not None:
-                        self._http._abandon(*left)
-            self._http._restore_config(self._restore)
-        finally:
-            self._restore = {}
-            lease, self._lease = self._lease, None
-            if lease is not None:
-                lease.release()
+    # -- giving back the module -------------------------------------------------------
 
     def close(self) -> None:
         """Discard the rest of the body and give the module back (idempotent)."""
-        if self._finished:
-            return
-        self._consumed = True
-        with self._hold():
-            self._finish()
+        if not self._body.finished:
+            self._run(self._body.close())
+
+    async def aclose(self) -> None:
+        """:meth:`close` in the asyncio shell."""
+        if not self._body.finished:
+            await self._arun(self._body.close())
 
     def __enter__(self) -> Response:
         return self
@@ -182,88 +154,41 @@ class Response:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    async def __aenter__(self) -> Response:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     def __del__(self) -> None:
-        # Garbage collection may run in any thread, inside any lock: no AT
-        # command here. What the body left on the module is removed, and the
-        # QHTTPCFG values put back, by the next HTTP procedure; the lease is freed.
-        if getattr(self, "_finished", True):
-            return
-        self._finished = True
-        with contextlib.suppress(Exception):
-            raw = self._raw
-            left = raw.leftover() if raw is not None else None
-            if left is not None:
-                self._http._abandon(*left)
-            if self._restore:
-                self._http._restore_later(self._restore)
-        lease = self._lease
-        if lease is not None:
-            lease.release()
+        # Garbage collection may run in any thread, inside any lock: no AT command.
+        body = getattr(self, "_body", None)
+        if body is not None:
+            body.abandon()
 
-    # -- the body -------------------------------------------------------------------
+    # -- the head -----------------------------------------------------------------------
 
-    def _pull(self) -> bytes | None:
-        """The next raw chunk (head and body bytes), None at the end."""
-        if self._finished:
-            return None
-        if self._raw is None:
-            if self._consumed:
-                raise ProtocolError("the response body was already read or stored")
-            self._consumed = True
-        with self._hold():
-            try:
-                if self._raw is None:
-                    self._raw = self._http._open_body(self)
-                piece = self._raw.next()
-            except BaseException:
-                with contextlib.suppress(LpwaError):
-                    self._finish(failed=True)
-                raise
-            if piece is None:
-                self._finish()
-            return piece
-
-    def _read_head(self) -> None:
-        """Read until the blank line that ends the status line and headers."""
-        buf = b""
-        while True:
-            chunk = self._pull()
-            if chunk is None:
-                break
-            buf += chunk
-            end = buf.find(b"\r\n\r\n")
-            if end >= 0:
-                try:
-                    self._set_head(buf[:end])
-                except LpwaError:
-                    # A head we cannot trust: give the module back at once.
-                    with contextlib.suppress(LpwaError):
-                        self.close()
-                    raise
-                self._leftover = buf[end + 4 :]
-                return
-            if len(buf) > MAX_HEAD:
-                break
-        with contextlib.suppress(LpwaError):
-            self.close()
-        raise ProtocolError("the module sent no complete HTTP header block")
-
-    def _set_head(self, head: bytes) -> None:
-        status, reason, pairs = parse_head(head)
-        if status != self.status_code:
-            raise ProtocolError(f"status line says {status}, the URC said {self.status_code}")
-        self.reason = reason
-        self._headers = Headers(pairs)
+    @property
+    def reason(self) -> str:
+        """The status line's reason phrase (with the head; else empty)."""
+        return self._body.reason
 
     @property
     def headers(self) -> Headers:
-        """The response headers (empty when the module sent none)."""
-        if self._headers is None:
-            if self._consumed:
+        """The response headers (empty when the module sent none).
+
+        A streamed response of the asyncio shell has them once its body is
+        being read (the head comes first on the module's stream).
+        """
+        body = self._body
+        if body.headers is None:
+            if body.consumed:
                 return Headers()
-            self._read_head()
-        assert self._headers is not None
-        return self._headers
+            self._run(body.read_head())
+        assert body.headers is not None
+        return body.headers
+
+    # -- the body, sync ----------------------------------------------------------------
 
     def iter_content(
         self, chunk_size: int | None = None, decode_unicode: bool = False
@@ -274,8 +199,7 @@ class Response:
         the module's HTTPError if the read breaks (e.g. 717): a short body is
         never passed off as a whole one.
         """
-        size = _chunk_size(chunk_size, allow_none=True)
-        pieces = self._pieces(size)
+        pieces = self._pieces(_chunk_size(chunk_size, allow_none=True))
         if not decode_unicode:
             return pieces
         return self._decoded(pieces)
@@ -292,24 +216,14 @@ class Response:
 
     def _pieces(self, chunk_size: int | None) -> Iterator[bytes]:
         if self._content is not None:
-            step = chunk_size or len(self._content) or 1
-            for i in range(0, len(self._content), step):
-                yield self._content[i : i + step]
+            yield from _slices(self._content, chunk_size)
             return
-        if self._headers is None:
-            self._read_head()
-        pieces = self._body_pieces()
-        if chunk_size is None:
-            yield from pieces
-            return
-        buf = bytearray()
-        for piece in pieces:
-            buf += piece
-            while len(buf) >= chunk_size:
-                yield bytes(buf[:chunk_size])
-                del buf[:chunk_size]
-        if buf:
-            yield bytes(buf)
+        body = self._body
+        body.begin()
+        cut = Reslicer(chunk_size)
+        while (piece := self._run(body.next_chunk())) is not None:
+            yield from cut.feed(piece)
+        yield from cut.rest()
 
     def iter_lines(
         self,
@@ -321,9 +235,7 @@ class Response:
         as requests gives them; or split on ``delimiter``. A line end split across
         two pieces is still one line end."""
         size = _chunk_size(chunk_size, allow_none=False)
-        if delimiter is not None and (not isinstance(delimiter, bytes) or not delimiter):
-            raise ParameterError("delimiter must be non-empty bytes")
-        lines = self._lines(self._pieces(size), delimiter)
+        lines = self._lines(self._pieces(size), _delimiter(delimiter))
         if not decode_unicode:
             return lines
         encoding = self.encoding
@@ -331,57 +243,80 @@ class Response:
 
     @staticmethod
     def _lines(pieces: Iterator[bytes], delimiter: bytes | None) -> Iterator[bytes]:
-        buf = b""
+        split = LineSplitter(delimiter)
         for piece in pieces:
-            buf += piece
-            if delimiter is not None:
-                *done, buf = buf.split(delimiter)
-                yield from done
-                continue
-            parts = buf.splitlines(keepends=True)
-            buf = b""
-            # A last part without its line end, or ending "\r" (maybe half of
-            # "\r\n"), waits for the next piece.
-            if parts and (parts[-1].endswith(b"\r") or not parts[-1].endswith(b"\n")):
-                buf = parts.pop()
-            for part in parts:
-                yield part.rstrip(b"\r\n") if part.endswith(b"\r\n") else part[:-1]
-        if buf:
-            if delimiter is None and buf.endswith(b"\r"):
-                buf = buf[:-1]
-            yield buf
-
-    def _body_pieces(self) -> Iterator[bytes]:
-        if self._body_started:
-            raise ProtocolError("the response body was already read (iterate it once)")
-        self._body_started = True
-        received = 0
-        total = self.content_length
-        if self._leftover:
-            piece, self._leftover = self._leftover, b""
-            received += len(piece)
-            if self._on_progress:
-                self._on_progress(received, total)
-            yield piece
-        while True:
-            pulled = self._pull()
-            if pulled is None:
-                break
-            if not pulled:
-                continue
-            received += len(pulled)
-            if self._on_progress:
-                self._on_progress(received, total)
-            yield pulled
-        if total is not None and received != total:
-            raise ProtocolError(f"body has {received} bytes, Content-Length said {total}")
+            yield from split.feed(piece)
+        yield from split.rest()
 
     @property
     def content(self) -> bytes:
         """The whole body (read from the module on first access)."""
         if self._content is None:
-            self._content = b"".join(self._pieces(None))
+            self._content = self._run(self._body.read_all())
         return self._content
+
+    def save(self, filename: str, *, wait_time: int | None = None) -> None:
+        """Store the body in a UFS file instead of reading it (AT+QHTTPREADFILE).
+
+        The file holds the body only, unless the caller turned response headers on
+        (``modem.http.config(responseheader=1)``): then it holds the status line
+        and headers first, as the module writes them. ``wait_time`` (1-65535 s,
+        default the request's) is the longest silence between two packets, not a
+        limit on the whole transfer. ``headers`` are available afterwards. Raises
+        UFSFullError when the UFS has no room (checked first when the length is
+        known).
+        """
+        self._run(self._save(filename, wait_time))
+
+    def _save(self, filename: str, wait_time: int | None) -> Proc[None]:
+        from lpwa.http.client import check_wait
+
+        check_file_name(filename)
+        wait = self._body.wait_time if wait_time is None else check_wait(wait_time)
+        yield from self._body.save(filename, wait)
+
+    # -- the body, asyncio ------------------------------------------------------------
+
+    async def aread(self) -> bytes:
+        """The whole body, read on first call (then :attr:`content` holds it)."""
+        if self._content is None:
+            self._content = await self._arun(self._body.read_all())
+        return self._content
+
+    async def aiter_content(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """:meth:`iter_content` in the asyncio shell: one procedure per piece, so
+        other work on the module waits only while a piece is read."""
+        size = _chunk_size(chunk_size, allow_none=True)
+        if self._content is not None:
+            for piece in _slices(self._content, size):
+                yield piece
+            return
+        body = self._body
+        body.begin()
+        cut = Reslicer(size)
+        while (piece := await self._arun(body.next_chunk())) is not None:
+            for out in cut.feed(piece):
+                yield out
+        for out in cut.rest():
+            yield out
+
+    async def aiter_lines(
+        self, chunk_size: int = 512, delimiter: bytes | None = None
+    ) -> AsyncIterator[bytes]:
+        """:meth:`iter_lines` in the asyncio shell (bytes lines)."""
+        size = _chunk_size(chunk_size, allow_none=False)
+        split = LineSplitter(_delimiter(delimiter))
+        async for piece in self.aiter_content(size):
+            for line in split.feed(piece):
+                yield line
+        for line in split.rest():
+            yield line
+
+    async def asave(self, filename: str, *, wait_time: int | None = None) -> None:
+        """:meth:`save` in the asyncio shell."""
+        await self._arun(self._save(filename, wait_time))
+
+    # -- derived ------------------------------------------------------------------------
 
     @property
     def encoding(self) -> str:
@@ -419,32 +354,11 @@ class Response:
         if not self.ok:
             raise HTTPResponseError(self.status_code, self.reason, self.url)
 
-    def save(self, filename: str, *, wait_time: int | None = None) -> None:
-        """Store the body in a UFS file instead of reading it (AT+QHTTPREADFILE).
-
-        The file holds the body only, unless the caller turned response headers on
-        (``modem.http.config(responseheader=1)``): then it holds the status line
-        and headers first, as the module writes them. ``wait_time`` (1-65535 s,
-        default the request's) is the longest silence between two packets, not a
-        limit on the whole transfer. ``headers`` are available afterwards. Raises
-        UFSFullError when the UFS has no room (checked first when the length is
-        known).
-        """
-        check_file_name(filename)
-        wait = self._wait_time if wait_time is None else self._http._check_wait(wait_time)
-        if self._consumed or self._finished:
-            raise ProtocolError("the response body was already read or stored")
-        self._consumed = True
-        with self._hold():
-            try:
-                self._http._save(self, filename, wait)
-            except BaseException:
-                with contextlib.suppress(LpwaError):
-                    self._finish(failed=True)
-                raise
-            self._finish()
-        if self._headers is None:
-            self._headers = Headers()
-
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}] {redact.url(self.url)}>"
+
+
+def _slices(content: bytes, size: int | None) -> Iterator[bytes]:
+    step = size or len(content) or 1
+    for i in range(0, len(content), step):
+        yield content[i : i + step]
