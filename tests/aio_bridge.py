@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from lpwa.aio import AsyncModem
-from lpwa.procedure import Facade
+from lpwa.procedure import Api, Facade
 
 T = TypeVar("T")
 
@@ -71,14 +71,15 @@ def wrap(value: Any, runner: LoopThread) -> Any:
         return call
     if inspect.isasyncgenfunction(value):
         return lambda *args, **kwargs: _iterate(value(*args, **kwargs), runner)
-    if isinstance(value, Facade) or type(value).__name__.startswith("Async"):
+    if isinstance(value, (Api, Facade)) or type(value).__name__.startswith("Async"):
         return Blocking(value, runner)
     if hasattr(value, "__anext__"):
         return _iterate(value, runner)
     if inspect.iscoroutine(value):
         return wrap(runner.call(value), runner)
-    if callable(value) and inspect.ismethod(value):
-        # A sync method that may hand out an Async object (coap.client(i)).
+    if callable(value) and not isinstance(value, type):
+        # A function that may return a coroutine (a facade's procedure), an
+        # async iterator (read_chunks) or an Async object (coap.client(i)).
         def call_sync(*args: Any, **kwargs: Any) -> Any:
             return wrap(value(*args, **kwargs), runner)
 

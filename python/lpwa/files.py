@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, overload
 
 from lpwa import answers, validate
 from lpwa.errors import CMEError, LpwaError, ParameterError, ProtocolError, UFSFullError
-from lpwa.procedure import Facade, Proc, awaiting, blocking, command
+from lpwa.procedure import Api, Awaiting, Blocking, K, Proc, command, procedure
 
 if TYPE_CHECKING:
     from lpwa.at.channel import Reply
@@ -262,54 +262,31 @@ class ChunkReader:
             yield from command(f"AT+QFCLOSE={handle}")
 
 
-class Files(Facade[FilesProcedures]):
-    """``modem.files``: the module's user file system (UFS)."""
+class Files(Api[FilesProcedures, K]):
+    """The module's user file system (UFS): ``modem.files``, ``AsyncModem.files``."""
 
-    upload = blocking(FilesProcedures.upload)
-    download = blocking(FilesProcedures.download)
-    list = blocking(FilesProcedures.list)
-    exists = blocking(FilesProcedures.exists)
-    delete = blocking(FilesProcedures.delete)
-    space = blocking(FilesProcedures.space)
+    upload = procedure(FilesProcedures.upload)
+    download = procedure(FilesProcedures.download)
+    list = procedure(FilesProcedures.list)
+    exists = procedure(FilesProcedures.exists)
+    delete = procedure(FilesProcedures.delete)
+    space = procedure(FilesProcedures.space)
 
-    def read_chunks(self, name: str, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
-        """Read a large file piece by piece (AT+QFOPEN, AT+QFREAD, AT+QFCLOSE).
+    @overload
+    def read_chunks(
+        self: Files[Blocking], name: str, chunk_size: int = READ_CHUNK
+    ) -> Iterator[bytes]: ...
+    @overload
+    def read_chunks(
+        self: Files[Awaiting], name: str, chunk_size: int = READ_CHUNK
+    ) -> AsyncIterator[bytes]: ...
+    def read_chunks(self, name: str, chunk_size: int = READ_CHUNK) -> Any:
+        """Read a large file piece by piece (AT+QFOPEN, AT+QFREAD, AT+QFCLOSE):
+        an iterator (``async for`` in the asyncio shell).
 
         Unlike :meth:`download`, memory stays bounded by ``chunk_size``
         (1-1048576). Arguments are checked at the call, before the first piece
         is asked for.
         """
         reader = ChunkReader(name, chunk_size)
-        return self._pieces(reader)
-
-    def _pieces(self, reader: ChunkReader) -> Iterator[bytes]:
-        try:
-            while (piece := self._shell.run(reader.next_piece())) is not None:
-                yield piece
-        finally:
-            if not reader.done:  # the caller stopped early
-                self._shell.run(reader.close())
-
-
-class AsyncFiles(Facade[FilesProcedures]):
-    """``modem.files`` of the asyncio shell."""
-
-    upload = awaiting(FilesProcedures.upload)
-    download = awaiting(FilesProcedures.download)
-    list = awaiting(FilesProcedures.list)
-    exists = awaiting(FilesProcedures.exists)
-    delete = awaiting(FilesProcedures.delete)
-    space = awaiting(FilesProcedures.space)
-
-    def read_chunks(self, name: str, chunk_size: int = READ_CHUNK) -> AsyncIterator[bytes]:
-        """:meth:`Files.read_chunks`, as an async iterator."""
-        reader = ChunkReader(name, chunk_size)
-        return self._pieces(reader)
-
-    async def _pieces(self, reader: ChunkReader) -> AsyncIterator[bytes]:
-        try:
-            while (piece := await self._shell.arun(reader.next_piece())) is not None:
-                yield piece
-        finally:
-            if not reader.done:  # the caller stopped early
-                await self._shell.arun(reader.close())
+        return self._shell.pieces(reader.next_piece, reader.close)

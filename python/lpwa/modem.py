@@ -281,9 +281,9 @@ class Modem(Session):
     @cached_property
     def http(self) -> HTTP:
         """HTTP(S) through the module's own stack (AT+QHTTP*)."""
-        from lpwa.http import HTTP, HTTPProcedures
+        from lpwa.http import HTTP
 
-        return HTTP(self, HTTPProcedures(self, NetworkProcedures(self), FilesProcedures(self)))
+        return HTTP(self)
 
     @cached_property
     def coap(self) -> CoAP:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from lpwa import answers, validate
 from lpwa.errors import CMEError, CommandError, LpwaError, ParameterError, ProtocolError
-from lpwa.procedure import Facade, Proc, awaiting, blocking, command
+from lpwa.procedure import Api, K, Proc, command, procedure
 
 if TYPE_CHECKING:
     from lpwa.at.channel import Reply
@@ -269,33 +269,18 @@ class NetworkProcedures:
         return (yield from self.activate(cid))
 
 
-class Network(Facade[NetworkProcedures]):
-    """SIM, registration and PDP context control of one module (blocking)."""
+class Network(Api[NetworkProcedures, K]):
+    """SIM, registration and PDP context control of one module: ``modem.network``
+    (methods return results) and ``AsyncModem.network`` (they return coroutines)."""
 
-    sim_status = blocking(NetworkProcedures.sim_status)
-    registration = blocking(NetworkProcedures.registration)
-    configure = blocking(NetworkProcedures.configure)
-    status = blocking(NetworkProcedures.status)
-    context = blocking(NetworkProcedures.context)
-    activate = blocking(NetworkProcedures.activate)
-    deactivate = blocking(NetworkProcedures.deactivate)
-    dns_servers = blocking(NetworkProcedures.dns_servers)
-    set_dns_servers = blocking(NetworkProcedures.set_dns_servers)
-    check_ready = blocking(NetworkProcedures.check_ready)
-    reactivate = blocking(NetworkProcedures.reactivate)
-
-
-class AsyncNetwork(Facade[NetworkProcedures]):
-    """SIM, registration and PDP context control of one module (asyncio)."""
-
-    sim_status = awaiting(NetworkProcedures.sim_status)
-    registration = awaiting(NetworkProcedures.registration)
-    configure = awaiting(NetworkProcedures.configure)
-    status = awaiting(NetworkProcedures.status)
-    context = awaiting(NetworkProcedures.context)
-    activate = awaiting(NetworkProcedures.activate)
-    deactivate = awaiting(NetworkProcedures.deactivate)
-    dns_servers = awaiting(NetworkProcedures.dns_servers)
-    set_dns_servers = awaiting(NetworkProcedures.set_dns_servers)
-    check_ready = awaiting(NetworkProcedures.check_ready)
-    reactivate = awaiting(NetworkProcedures.reactivate)
+    sim_status = procedure(NetworkProcedures.sim_status)
+    registration = procedure(NetworkProcedures.registration)
+    configure = procedure(NetworkProcedures.configure)
+    status = procedure(NetworkProcedures.status)
+    context = procedure(NetworkProcedures.context)
+    activate = procedure(NetworkProcedures.activate)
+    deactivate = procedure(NetworkProcedures.deactivate)
+    dns_servers = procedure(NetworkProcedures.dns_servers)
+    set_dns_servers = procedure(NetworkProcedures.set_dns_servers)
+    check_ready = procedure(NetworkProcedures.check_ready)
+    reactivate = procedure(NetworkProcedures.reactivate)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union, overload
 
 from lpwa.at.channel import Reply, Urc
 from lpwa.driving import adrive, drive
@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from typing_extensions import Concatenate, ParamSpec
 
     P = ParamSpec("P")
+else:
+    # Only mypy reads it, and typing.ParamSpec is Python 3.10+: a plain type
+    # variable makes ``procedure`` generic at run time.
+    P = TypeVar("P")
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -224,12 +228,72 @@ def awaiting(
     return method
 
 
+# -- one facade for both shells ---------------------------------------------------------
+
+
+class Blocking:
+    """The sync shell's kind: ``Api[..., Blocking]`` methods return results."""
+
+
+class Awaiting:
+    """The asyncio shell's kind: ``Api[..., Awaiting]`` methods return coroutines."""
+
+
+K = TypeVar("K", Blocking, Awaiting)
+X = TypeVar("X")
+
+
+class Api(Generic[T, K]):
+    """One facade class for both shells (``modem.http``, ``m.files`` …).
+
+    ``_procs`` holds the procedures and their state; ``_shell`` performs them:
+    its ``call(proc)`` returns the result in the sync shell and a coroutine in
+    the asyncio one. Methods are :class:`procedure` attributes, so the shell
+    kind ``K`` types each as ``R`` or ``Coroutine[..., R]``.
+    """
+
+    def __init__(self, shell: Any, procs: T) -> None:
+        self._shell = shell
+        self._procs = procs
+
+
+class procedure(Generic[P, R]):
+    """A facade method running the procedure ``fn`` as one procedure of its
+    module (held against other threads or tasks meanwhile)."""
+
+    def __init__(self, fn: Callable[Concatenate[Any, P], Proc[R]]) -> None:
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: Any) -> procedure[P, R]: ...
+    @overload
+    def __get__(self, obj: Api[Any, Blocking], owner: Any) -> Callable[P, R]: ...
+    @overload
+    def __get__(
+        self, obj: Api[Any, Awaiting], owner: Any
+    ) -> Callable[P, Coroutine[Any, Any, R]]: ...
+    def __get__(self, obj: Api[Any, Any] | None, owner: Any) -> Any:
+        if obj is None:
+            return self
+        fn, procs, call = self.fn, obj._procs, obj._shell.call
+
+        def method(*args: Any, **kwargs: Any) -> Any:
+            return call(fn(procs, *args, **kwargs))
+
+        return functools.update_wrapper(method, fn)
+
+
 __all__ = [
+    "Api",
     "AwaitAppReady",
+    "Awaiting",
+    "Blocking",
     "Command",
     "EnsureSession",
     "Expect",
     "Facade",
+    "K",
     "Lease",
     "Proc",
     "Pull",
@@ -244,6 +308,7 @@ __all__ = [
     "blocking",
     "command",
     "drive",
+    "procedure",
     "raw_command",
     "sleep",
     "urc_after",

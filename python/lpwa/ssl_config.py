@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Union
 
 from lpwa import answers, validate
 from lpwa.errors import CommandError, LpwaError, ParameterError, ProtocolError
-from lpwa.procedure import Facade, Proc, awaiting, blocking, command
+from lpwa.procedure import Api, K, Proc, command, procedure
 
 if TYPE_CHECKING:
     from lpwa.at.channel import Reply
@@ -169,15 +169,8 @@ class SSLProcedures:
         return parse_qsslcfg(reply, key, cid)
 
 
-class SSLConfig(Facade[SSLProcedures]):
-    """SSL context configuration of one module (blocking)."""
+class SSLConfig(Api[SSLProcedures, K]):
+    """SSL context configuration of one module (``modem.ssl``, ``AsyncModem.ssl``)."""
 
-    configure = blocking(SSLProcedures.configure)
-    query = blocking(SSLProcedures.query)
-
-
-class AsyncSSLConfig(Facade[SSLProcedures]):
-    """SSL context configuration of one module (asyncio)."""
-
-    configure = awaiting(SSLProcedures.configure)
-    query = awaiting(SSLProcedures.query)
+    configure = procedure(SSLProcedures.configure)
+    query = procedure(SSLProcedures.query)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Generator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,11 +32,12 @@ from lpwa.at.core import Reply, Urc
 from lpwa.at.procedure_lock import LEASE_WAIT
 from lpwa.driving import adrive
 from lpwa.errors import ATTimeout, CommandError, ModemBusy, ProtocolError
-from lpwa.files import AsyncFiles, FilesProcedures
+from lpwa.files import Files, FilesProcedures
 from lpwa.modem import with_port_holders
-from lpwa.network import AsyncNetwork, NetworkProcedures
+from lpwa.network import Network, NetworkProcedures
 from lpwa.procedure import (
     AwaitAppReady,
+    Awaiting,
     Command,
     EnsureSession,
     Expect,
@@ -51,7 +52,7 @@ from lpwa.procedure import (
     Wait,
 )
 from lpwa.session import REBOOT_TIMEOUT, Session, is_app_rdy
-from lpwa.ssl_config import AsyncSSLConfig, SSLProcedures
+from lpwa.ssl_config import SSLConfig, SSLProcedures
 
 if TYPE_CHECKING:
     from lpwa.coap.client import AsyncCoAP
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("lpwa.modem")
 
 T = TypeVar("T")
+X = TypeVar("X")
 
 
 class AsyncLease:
@@ -164,6 +166,21 @@ class AsyncModem(Session):
                 self._owner = owner
         async with self._held():
             return await adrive(proc, self._perform)
+
+    def call(self, proc: Proc[T]) -> Coroutine[Any, Any, T]:
+        """Run a procedure (what a facade method does in this shell): a coroutine."""
+        return self.arun(proc)
+
+    async def pieces(
+        self, next_piece: Callable[[], Proc[X | None]], close: Callable[[], Proc[None]]
+    ) -> AsyncIterator[X]:
+        """A lazy async iterator whose every item is one procedure (``next_piece``
+        until it gives None); ``close`` runs when the caller stops early too."""
+        try:
+            while (piece := await self.arun(next_piece())) is not None:
+                yield piece
+        finally:
+            await self.arun(close())
 
     @contextlib.asynccontextmanager
     async def _held(self) -> AsyncIterator[None]:
@@ -298,9 +315,9 @@ class AsyncModem(Session):
     # -- protocol APIs --------------------------------------------------------------
 
     @cached_property
-    def network(self) -> AsyncNetwork:
+    def network(self) -> Network[Awaiting]:
         """SIM, registration and PDP contexts."""
-        return AsyncNetwork(self, self.network_procedures)
+        return Network(self, self.network_procedures)
 
     @cached_property
     def network_procedures(self) -> NetworkProcedures:
@@ -308,14 +325,14 @@ class AsyncModem(Session):
         return NetworkProcedures(self)
 
     @cached_property
-    def ssl(self) -> AsyncSSLConfig:
+    def ssl(self) -> SSLConfig[Awaiting]:
         """SSL contexts (AT+QSSLCFG)."""
-        return AsyncSSLConfig(self, SSLProcedures(self))
+        return SSLConfig(self, SSLProcedures(self))
 
     @cached_property
-    def files(self) -> AsyncFiles:
+    def files(self) -> Files[Awaiting]:
         """The module's UFS file system."""
-        return AsyncFiles(self, self.files_procedures)
+        return Files(self, self.files_procedures)
 
     @cached_property
     def files_procedures(self) -> FilesProcedures:
