@@ -281,9 +281,9 @@ class Modem(Session):
     @cached_property
     def http(self) -> HTTP:
         """HTTP(S) through the module's own stack (AT+QHTTP*)."""
-        from lpwa.http import HTTP
+        from lpwa.http import HTTP, HTTPProcedures
 
-        return HTTP(self)
+        return HTTP(self, HTTPProcedures(self, NetworkProcedures(self), FilesProcedures(self)))
 
     @cached_property
     def coap(self) -> CoAP:
