@@ -114,6 +114,25 @@ def test_demo_quiet_succeeds_six_of_six() -> None:
     assert "6 of 6 steps succeeded" in result.stdout.decode()
 
 
+def test_demo_fleet_shows_one_reboot_among_several_modules() -> None:
+    result = lpwa("demo", "--fleet", "8")
+    out = result.stdout.decode()
+    assert result.returncode == 0, out + result.stderr.decode()
+    assert "Opened 8 of 8 modules" in out
+    rows = [line for line in out.splitlines() if line.startswith("  ok ")]
+    # Eight first visits (one of them the expected ModuleRebooted) and its retry.
+    assert len(rows) == 9
+    assert sum("ModuleRebooted" in row for row in rows) == 1
+    assert "URCs from 8 modules" in out
+    assert out.rstrip().endswith("every module did what it should")
+
+
+def test_demo_fleet_refuses_an_absurd_count() -> None:
+    result = lpwa("demo", "--fleet", "0")
+    assert result.returncode == 2
+    assert b"--fleet" in result.stderr
+
+
 def test_info_on_sim_prints_identity_sim_and_registration() -> None:
     result = lpwa("info", "--port", "sim")
     assert result.returncode == 0, result.stderr

@@ -104,6 +104,13 @@ def build_parser(sim_options: bool = True) -> argparse.ArgumentParser:
     )
     demo.add_argument("--size", type=int, default=1024 * 1024, help="GET body size in bytes")
     demo.add_argument("--quiet", action="store_true", help="do not show the AT exchange")
+    demo.add_argument(
+        "--fleet",
+        type=int,
+        metavar="N",
+        default=None,
+        help="instead: N modules at once from one asyncio event loop (lpwa.aio.Fleet)",
+    )
 
     info = sub.add_parser(
         "info",
@@ -266,6 +273,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # Ctrl-C is how 'lpwa sim' is stopped, even in the instant
                 # between its banner and its wait loop.
                 return 0
+        if args.command == "demo" and args.fleet is not None:
+            from lpwa.cli.fleet_demo import run_fleet_demo
+
+            if not 1 <= args.fleet <= 1000:
+                parser.error("--fleet: 1 to 1000 modules")
+            return run_fleet_demo(args.fleet)
         if args.command == "demo":
             from lpwa.cli.demo import run_demo
 
