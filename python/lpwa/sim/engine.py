@@ -331,8 +331,10 @@ class Session:
 
     def start(self) -> None:
         """Start consuming the port's input."""
-        self.channel.port.on_input = self._wake
-        self._wake()  # input that came before start()
+        port = self.channel.port
+        port.on_input = self._wake
+        if port.input.peek():
+            self._wake()  # input that came before start()
 
     def join(self, timeout: float) -> None:
         """Wait for a running drain to end (after the module closed)."""
