@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from lpwa.aio import AsyncModem, Fleet
 from lpwa.errors import ModuleRebooted
 from lpwa.sim import SimulatorFleet
-from servers import pattern_bytes
+from servers import HTTPTestServer, pattern_bytes
 
 FAST = 0.05
 
@@ -105,5 +106,47 @@ def test_a_module_that_cannot_be_opened_is_reported_not_raised(sims: SimulatorFl
                 assert not health[dead].open and health[dead].error
                 results = await fleet.run(lambda m: m.network.sim_status())
                 assert results == dict.fromkeys(sims.urls[:5], "READY")
+
+        asyncio.run(main())
+
+
+def test_two_hundred_modules_in_one_loop(http_server: HTTPTestServer) -> None:
+    """The issue's test: 200 modules on one event loop doing concurrent GETs of
+    distinct bodies, each module's URCs reaching that module, and one module
+    rebooting in the middle of its body while the others carry on."""
+    victim = 123
+    with SimulatorFleet(200, time_scale=FAST) as sims:
+        sims.simulators[victim].faults.reboot_during_read(3000)
+        sizes = {url: 5000 + 37 * i for i, url in enumerate(sims.urls)}
+
+        async def work(m: AsyncModem) -> bytes:
+            await m.network.activate(1, apn="internet")
+            r = await m.http.get(http_server.url(f"/bytes/{sizes[m.name]}"))
+            return r.content
+
+        async def main() -> None:
+            async with Fleet.open(sims.urls, concurrency=200) as fleet:
+                assert len(fleet.modems) == 200 and not fleet.failed
+                assert not [t for t in threading.enumerate() if t.name.startswith("lpwa-")]
+                for i, sim in enumerate(sims.simulators):
+                    sim.module.emit_urc(f'+QIURC: "pdpdeact",{i % 16 + 1}')
+                results = await asyncio.wait_for(fleet.run(work), 120)
+                failed = results.pop(sims.urls[victim])
+                assert isinstance(failed, ModuleRebooted)
+                for url, body in results.items():
+                    assert body == pattern_bytes(sizes[url]), url
+                seen: dict[str, list[str]] = {}
+                stream = fleet.urcs()
+                while sum(map(len, seen.values())) < 200:
+                    url, urc = await asyncio.wait_for(stream.__anext__(), 10)
+                    if urc.name == "+QIURC":
+                        seen.setdefault(url, []).append(urc.text)
+                for i, url in enumerate(sims.urls):
+                    assert seen[url] == [f'+QIURC: "pdpdeact",{i % 16 + 1}'], url
+                health = fleet.health()
+                assert [u for u, h in health.items() if h.reboots] == [sims.urls[victim]]
+                # The rebooted module's session comes back for its next request.
+                again = await work(fleet.modems[sims.urls[victim]])
+                assert again == pattern_bytes(sizes[sims.urls[victim]])
 
         asyncio.run(main())
