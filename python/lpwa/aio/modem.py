@@ -164,6 +164,10 @@ class AsyncModem(Session):
                 return await adrive(proc, self._perform)
             finally:
                 self._owner = owner
+                if owner is None and self._lease is None:
+                    # The lease ended inside (body read to its end, or closed):
+                    # _end_lease left the lock to this, its holder.
+                    self._lock.release()
         async with self._held():
             return await adrive(proc, self._perform)
 
