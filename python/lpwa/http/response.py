@@ -116,24 +116,37 @@ class Response:
 
     # -- running the body's procedures in this response's shell ----------------------
 
-    def _run(self, proc: Proc[Any]) -> Any:
+    def _check_shell(self, *, asynchronous: bool) -> None:
+        """A body method of the other shell is a caller's mistake, said before
+        anything is read."""
+        if self._asynchronous == asynchronous:
+            return
         if self._asynchronous:
-            proc.close()
             raise ParameterError(
                 "this response came from the asyncio shell: read its body with "
                 "`await response.aread()` or `async for … in response.aiter_content()`, "
                 "close it with `await response.aclose()`"
             )
+        raise ParameterError(
+            "this response came from the sync shell: read its body with "
+            "`response.content` or `response.iter_content()`, close it with `close()`"
+        )
+
+    def _run(self, proc: Proc[Any]) -> Any:
+        try:
+            self._check_shell(asynchronous=False)
+        except ParameterError:
+            proc.close()
+            raise
         # As the holder of a streamed response's lease, from any thread.
         return self._shell.run(proc, self._body.lease)
 
     async def _arun(self, proc: Proc[Any]) -> Any:
-        if not self._asynchronous:
+        try:
+            self._check_shell(asynchronous=True)
+        except ParameterError:
             proc.close()
-            raise ParameterError(
-                "this response came from the sync shell: read its body with "
-                "`response.content` or `response.iter_content()`, close it with `close()`"
-            )
+            raise
         return await self._shell.arun(proc, self._body.lease)
 
     # -- giving back the module -------------------------------------------------------
@@ -218,6 +231,7 @@ class Response:
         if self._content is not None:
             yield from _slices(self._content, chunk_size)
             return
+        self._check_shell(asynchronous=False)
         body = self._body
         body.begin()
         cut = Reslicer(chunk_size)
@@ -291,6 +305,7 @@ class Response:
             for piece in _slices(self._content, size):
                 yield piece
             return
+        self._check_shell(asynchronous=True)
         body = self._body
         body.begin()
         cut = Reslicer(size)
