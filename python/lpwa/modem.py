@@ -279,7 +279,7 @@ class Modem(Session):
         return Files(self, FilesProcedures(self))
 
     @cached_property
-    def http(self) -> HTTP:
+    def http(self) -> HTTP[Blocking]:
         """HTTP(S) through the module's own stack (AT+QHTTP*)."""
         from lpwa.http import HTTP, HTTPProcedures
 

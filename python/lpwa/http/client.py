@@ -32,9 +32,9 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from lpwa import redact
 from lpwa.at.fields import quote
@@ -73,21 +73,24 @@ from lpwa.http.request import (
 from lpwa.http.response import Headers, Progress, Response
 from lpwa.http.results import cfg_value, parse_result
 from lpwa.procedure import (
+    Api,
+    Awaiting,
+    Blocking,
     EnsureSession,
     Expect,
-    Facade,
+    K,
     Lease,
     Proc,
     Sleep,
     Wait,
-    awaiting,
     command,
+    procedure,
 )
 from lpwa.quirks import QHTTPPOST, QHTTPPOSTFILE, affected_by_719
 from lpwa.session import REBOOT_TIMEOUT
 
 if TYPE_CHECKING:
-    from typing_extensions import Concatenate, ParamSpec
+    from typing_extensions import ParamSpec
 
     from lpwa.aio.modem import AsyncModem
     from lpwa.at.channel import Urc
@@ -125,6 +128,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 if TYPE_CHECKING:
     P = ParamSpec("P")
+else:
+    P = TypeVar("P")  # as in lpwa.procedure: typing.ParamSpec is Python 3.10+
 
 
 def _seconds(name: str, value: object) -> int:
@@ -894,42 +899,71 @@ class HTTPProcedures:
                 self.abandon(tmp, None)
 
 
-def _exclusive(
-    fn: Callable[Concatenate[HTTPProcedures, P], Proc[R]],
-) -> Callable[Concatenate[HTTP, P], R]:
-    """:func:`~lpwa.procedure.blocking`, refused with ModemBusy on the URC
-    callback thread (:meth:`lpwa.Modem.procedure`): a request waits for its
-    result URC, which only that thread delivers."""
+class _request(procedure[P, R]):
+    """A request method: a :class:`~lpwa.procedure.procedure` that the sync shell
+    also refuses with ModemBusy on the URC callback thread
+    (:meth:`lpwa.Modem.procedure`), as ``modem.http`` always did: a request
+    waits for its result URC, which only that thread delivers."""
 
-    @functools.wraps(fn)
-    def method(self: HTTP, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        with self._shell.procedure():
-            return self._shell.run(fn(self._procs, *args, **kwargs))  # type: ignore[no-any-return]
+    @overload
+    def __get__(self, obj: None, owner: Any) -> _request[P, R]: ...
+    @overload
+    def __get__(self, obj: Api[Any, Blocking], owner: Any) -> Callable[P, R]: ...
+    @overload
+    def __get__(
+        self, obj: Api[Any, Awaiting], owner: Any
+    ) -> Callable[P, Coroutine[Any, Any, R]]: ...
+    def __get__(self, obj: Api[Any, Any] | None, owner: Any) -> Any:
+        method: Any = super().__get__(obj, owner)
+        if obj is None or obj._procs.asynchronous:
+            return method
+        shell = obj._shell
 
-    return method
+        def held(*args: Any, **kwargs: Any) -> Any:
+            with shell.procedure():
+                return method(*args, **kwargs)
+
+        return functools.update_wrapper(held, method)
 
 
-class HTTP(Facade[HTTPProcedures]):
-    """HTTP(S) client of one module: ``modem.http``.
+class HTTP(Api[HTTPProcedures, K]):
+    """HTTP(S) client of one module: ``modem.http`` and ``AsyncModem.http``
+    (whose methods are awaited).
 
-    Safe from several threads: each request is one procedure of the Modem, so a
-    body is only ever returned to the call that asked for it. Keep QHTTPCFG
-    changes to :meth:`config`, which knows them; a raw ``AT+QHTTPCFG`` sent with
-    ``modem.command`` is not seen until the module reboots.
+    Safe from several threads and tasks: each request is one procedure of the
+    module, so a body is only ever returned to the call that asked for it. Keep
+    QHTTPCFG changes to :meth:`config`, which knows them; a raw ``AT+QHTTPCFG``
+    sent with ``modem.command`` is not seen until the module reboots.
+
+    In the asyncio shell a response's body is read inside the request unless
+    ``stream=True``; then ``async for piece in response.aiter_content(n)``,
+    ``await response.aread()`` or ``await response.asave(name)``, and ``await
+    response.aclose()`` (or ``async with``) to give the module back early.
     """
 
     def __init__(self, shell: Any, procs: HTTPProcedures) -> None:
         super().__init__(shell, procs)
-        procs.bind(shell, asynchronous=False)
+        procs.bind(shell, asynchronous=hasattr(shell, "arun"))
 
-    config = _exclusive(HTTPProcedures.config)
-    get = _exclusive(HTTPProcedures.get)
-    post = _exclusive(HTTPProcedures.post)
-    post_file = _exclusive(HTTPProcedures.post_file)
+    config = _request(HTTPProcedures.config)
+    get = _request(HTTPProcedures.get)
+    post = _request(HTTPProcedures.post)
+    post_file = _request(HTTPProcedures.post_file)
 
-    def read_file(self, filename: str, response: Response, *, wait_time: int | None = None) -> None:
-        """Store ``response`` (not yet read) in a UFS file: see :meth:`Response.save`."""
-        response.save(filename, wait_time=wait_time)
+    @overload
+    def read_file(
+        self: HTTP[Blocking], filename: str, response: Response, *, wait_time: int | None = None
+    ) -> None: ...
+    @overload
+    def read_file(
+        self: HTTP[Awaiting], filename: str, response: Response, *, wait_time: int | None = None
+    ) -> Coroutine[Any, Any, None]: ...
+    def read_file(self, filename: str, response: Response, *, wait_time: int | None = None) -> Any:
+        """Store ``response`` (not yet read) in a UFS file: see :meth:`Response.save`
+        (awaited in the asyncio shell)."""
+        if self._procs.asynchronous:
+            return response.asave(filename, wait_time=wait_time)
+        return response.save(filename, wait_time=wait_time)
 
     @property
     def response_headers(self) -> bool:
@@ -942,44 +976,14 @@ class HTTP(Facade[HTTPProcedures]):
         self._procs.response_headers = value
 
 
-class AsyncHTTP(Facade[HTTPProcedures]):
-    """``modem.http`` of the asyncio shell: the same requests, awaited.
-
-    A response's body is read inside the request unless ``stream=True``; then
-    ``async for piece in response.aiter_content(n)``, ``await response.aread()``
-    or ``await response.asave(name)``, and ``await response.aclose()`` (or
-    ``async with``) to give the module back early.
-    """
-
-    def __init__(self, shell: Any, procs: HTTPProcedures) -> None:
-        super().__init__(shell, procs)
-        procs.bind(shell, asynchronous=True)
-
-    config = awaiting(HTTPProcedures.config)
-    get = awaiting(HTTPProcedures.get)
-    post = awaiting(HTTPProcedures.post)
-    post_file = awaiting(HTTPProcedures.post_file)
-
-    async def read_file(
-        self, filename: str, response: Response, *, wait_time: int | None = None
-    ) -> None:
-        """Store ``response`` (not yet read) in a UFS file: see :meth:`Response.save`."""
-        await response.asave(filename, wait_time=wait_time)
-
-    @property
-    def response_headers(self) -> bool:
-        """See :attr:`HTTP.response_headers`."""
-        return self._procs.response_headers
-
-    @response_headers.setter
-    def response_headers(self, value: bool) -> None:
-        self._procs.response_headers = value
+AsyncHTTP = HTTP[Awaiting]
+"""``AsyncModem.http``'s type."""
 
 
-def async_http(modem: AsyncModem) -> AsyncHTTP:
-    """``AsyncModem.http``: the asyncio facade over this modem's HTTP procedures."""
+def async_http(modem: AsyncModem) -> HTTP[Awaiting]:
+    """``AsyncModem.http``: the facade over this modem's HTTP procedures."""
     procs = HTTPProcedures(modem, modem.network_procedures, modem.files_procedures)
-    return AsyncHTTP(modem, procs)
+    return HTTP(modem, procs)
 
 
 __all__ = [
