@@ -8,6 +8,7 @@ real HTTP servers on 127.0.0.1; ``asyncio.run`` (no pytest-asyncio)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -126,6 +127,27 @@ def test_a_task_cancelled_mid_body_leaves_the_module_usable(
         m.channel.on_trace = None
         again = await m.http.get(http_server.url("/bytes/4000"))
         assert again.content == pattern_bytes(4000)
+        assert await temp_files(m) == []
+
+    run(sim, body)
+
+
+def test_an_abandoned_stream_is_released_by_garbage_collection(
+    sim: Simulator, http_server: HTTPTestServer
+) -> None:
+    async def body(m: AsyncModem) -> None:
+        for url in (http_server.url("/bytes/50000"), http_server.url("/chunked/40000")):
+
+            async def abandon(url: str = url) -> None:
+                r = await m.http.get(url, stream=True)
+                pieces = r.aiter_content(100)
+                assert len(await pieces.__anext__()) == 100
+                await pieces.aclose()  # stops iterating; the response stays open
+
+            await abandon()
+            gc.collect()
+            got = await m.http.get(http_server.url("/bytes/10"))
+            assert got.content == pattern_bytes(10)
         assert await temp_files(m) == []
 
     run(sim, body)
