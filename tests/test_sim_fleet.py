@@ -67,6 +67,20 @@ def test_fifty_modules_each_on_its_own_port_answer_at_without_a_thread_each() ->
         # Today's per-port design cost ~5 threads a module (250 here).
         grown = threading.active_count() - before
         assert grown < 10, f"{grown} threads for 50 modules"
+        # All at once: every module answers its own host.
+        socks = [socket.create_connection(address(url), timeout=WAIT) for url in urls]
+        try:
+            for i, sock in enumerate(socks):
+                sock.sendall(b"AT+QGMR\r" if i % 2 else b"AT\r")
+            for i, sock in enumerate(socks):
+                assert read_until(sock, b"\r\nOK\r\n") == (
+                    b"AT+QGMR\r\r\nBG96MAR02A07M1G_01.016.01.016\r\n\r\nOK\r\n"
+                    if i % 2
+                    else b"AT\r\r\nOK\r\n"
+                )
+        finally:
+            for sock in socks:
+                sock.close()
     for url in urls:
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(address(url), timeout=WAIT).close()
@@ -110,8 +124,9 @@ def test_urc_every_sends_csq_urcs_that_the_tokenizer_routes_as_urcs() -> None:
 
 
 def test_a_reboot_fault_leaves_the_neighbours_alone() -> None:
-    # A long boot (5 s) so the neighbour is checked while module 0 is down.
-    with SimulatorFleet(3, boot_delay=5.0) as fleet:
+    # A long boot (30 s, never waited for) so the neighbour is checked while
+    # module 0 is surely still down.
+    with SimulatorFleet(3, boot_delay=30.0) as fleet:
         rebooting, neighbour = fleet.simulators[0], fleet.simulators[1]
         with (
             socket.create_connection(address(fleet.urls[0]), timeout=WAIT) as down,
