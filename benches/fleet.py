@@ -242,8 +242,10 @@ def processes(n: int, time_scale: float) -> Iterator[tuple[str, list[str], list[
                 line = sim.stdout.readline()
                 if not line:
                     raise RuntimeError("a simulator process ended early")
-                if line.startswith("socket://"):
-                    urls.append(line.strip())
+                # One URL per line ("url: socket://..." when the count is 1).
+                url = line.strip().removeprefix("url: ")
+                if url.startswith("socket://"):
+                    urls.append(url)
                     mine += 1
         yield get_url, urls, [s.pid for s, _ in sims]
     finally:
