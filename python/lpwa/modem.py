@@ -286,7 +286,7 @@ class Modem(Session):
         return HTTP(self, HTTPProcedures(self, NetworkProcedures(self), FilesProcedures(self)))
 
     @cached_property
-    def coap(self) -> CoAP:
+    def coap(self) -> CoAP[Blocking]:
         """CoAP through the module's own stack (AT+QCOAP*)."""
         from lpwa.coap.client import CoAP, CoAPProcedures
 

@@ -27,9 +27,9 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union, overload
 from urllib.parse import unquote
 
 from lpwa.at import Urc
@@ -51,15 +51,17 @@ from lpwa.errors import (
     coap_result_error,
 )
 from lpwa.procedure import (
+    Api,
+    Awaiting,
+    Blocking,
     EnsureSession,
     Expect,
-    Facade,
+    K,
     Proc,
     Subscribe,
     Wait,
-    awaiting,
-    blocking,
     command,
+    procedure,
     urc_after,
 )
 
@@ -70,6 +72,8 @@ if TYPE_CHECKING:
     from lpwa.ssl_config import SSLProcedures
 
 log = logging.getLogger("lpwa.coap")
+
+X = TypeVar("X")
 
 # Note 3.3.2/3.3.3: QCOAPOPEN and QCOAPCLOSE answer within 75 s.
 OPEN_TIMEOUT = 75.0
@@ -563,11 +567,44 @@ class CoAPClientProcedures:
         self._unsubscribe_all()
 
 
-# -- the shells' facades --------------------------------------------------------------
+# -- one facade for both shells -------------------------------------------------------
 
 
-class _ClientState(Facade[CoAPClientProcedures]):
-    """The client state both facades show (it lives in the procedures)."""
+def _then(proc: Proc[Any], value: X) -> Proc[X]:
+    """``proc``, returning ``value`` (``open`` returns its client)."""
+    yield from proc
+    return value
+
+
+class CoAPClient(Api[CoAPClientProcedures, K]):
+    """One CoAP client of the module: configure, open, request, close.
+
+    ``modem.coap.client(i)`` (blocking) and ``AsyncModem.coap.client(i)``
+    (:data:`AsyncCoAPClient`: methods are awaited, ``async with``).
+    """
+
+    configure = procedure(CoAPClientProcedures.configure)
+    use_psk = procedure(CoAPClientProcedures.use_psk)
+    close = procedure(CoAPClientProcedures.close)
+    request = procedure(CoAPClientProcedures.request)
+    ping = procedure(CoAPClientProcedures.ping)
+    get = procedure(CoAPClientProcedures.get)
+    post = procedure(CoAPClientProcedures.post)
+    put = procedure(CoAPClientProcedures.put)
+    delete = procedure(CoAPClientProcedures.delete)
+
+    @overload
+    def open(
+        self: CoAPClient[Blocking], host: str, port: int = 5683, *, timeout: float = OPEN_TIMEOUT
+    ) -> CoAPClient[Blocking]: ...
+    @overload
+    def open(
+        self: CoAPClient[Awaiting], host: str, port: int = 5683, *, timeout: float = OPEN_TIMEOUT
+    ) -> Coroutine[Any, Any, CoAPClient[Awaiting]]: ...
+    def open(self, host: str, port: int = 5683, *, timeout: float = OPEN_TIMEOUT) -> Any:
+        """Connect to a CoAP server (see :meth:`CoAPClientProcedures.open`);
+        returns this client (awaited in the asyncio shell)."""
+        return self._shell.call(_then(self._procs.open(host, port, timeout=timeout), self))
 
     @property
     def client_id(self) -> int:
@@ -590,10 +627,10 @@ class _ClientState(Facade[CoAPClientProcedures]):
 
     @property
     def on_message(self) -> Callable[[Message], None] | None:
-        """Called for each message of :attr:`incoming` where URCs are dispatched
-        (the sync shell's dispatcher thread, the asyncio shell's loop): it must
-        not block; it may run AT commands (sync) but not CoAP requests (they
-        raise LpwaError there)."""
+        """Called with each message of :attr:`incoming` where URCs are dispatched
+        (the sync shell's dispatcher thread, the asyncio shell's loop), so it must
+        not block; it may run AT commands (sync shell) but not CoAP requests
+        (they raise LpwaError there)."""
         return self._procs.on_message
 
     @on_message.setter
@@ -607,92 +644,52 @@ class _ClientState(Facade[CoAPClientProcedures]):
 
     @property
     def is_open(self) -> bool:
+        """Whether the client was opened and not closed since (nor rebooted)."""
         return self._procs.is_open
 
-
-class CoAPClient(_ClientState):
-    """One CoAP client of the module: configure, open, request, close (blocking)."""
-
-    configure = blocking(CoAPClientProcedures.configure)
-    use_psk = blocking(CoAPClientProcedures.use_psk)
-    close = blocking(CoAPClientProcedures.close)
-    request = blocking(CoAPClientProcedures.request)
-    ping = blocking(CoAPClientProcedures.ping)
-    get = blocking(CoAPClientProcedures.get)
-    post = blocking(CoAPClientProcedures.post)
-    put = blocking(CoAPClientProcedures.put)
-    delete = blocking(CoAPClientProcedures.delete)
-
-    def open(self, host: str, port: int = 5683, *, timeout: float = OPEN_TIMEOUT) -> CoAPClient:
-        """See :meth:`CoAPClientProcedures.open`; returns this client."""
-        self._shell.run(self._procs.open(host, port, timeout=timeout))
+    def __enter__(self: CoAPClient[Blocking]) -> CoAPClient[Blocking]:
+        if hasattr(self._shell, "arun"):
+            raise TypeError("a CoAP client of the asyncio shell is used with 'async with'")
         return self
 
-    def __enter__(self) -> CoAPClient:
+    def __exit__(self: CoAPClient[Blocking], *exc: object) -> None:
+        self._shell.call(self._procs.leave())
+
+    async def __aenter__(self: CoAPClient[Awaiting]) -> CoAPClient[Awaiting]:
+        if not hasattr(self._shell, "arun"):
+            raise TypeError("a CoAP client of the sync shell is used with 'with'")
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._shell.run(self._procs.leave())
+    async def __aexit__(self: CoAPClient[Awaiting], *exc: object) -> None:
+        await self._shell.call(self._procs.leave())
 
 
-class AsyncCoAPClient(_ClientState):
-    """One CoAP client of the module, for the asyncio shell."""
-
-    configure = awaiting(CoAPClientProcedures.configure)
-    use_psk = awaiting(CoAPClientProcedures.use_psk)
-    close = awaiting(CoAPClientProcedures.close)
-    request = awaiting(CoAPClientProcedures.request)
-    ping = awaiting(CoAPClientProcedures.ping)
-    get = awaiting(CoAPClientProcedures.get)
-    post = awaiting(CoAPClientProcedures.post)
-    put = awaiting(CoAPClientProcedures.put)
-    delete = awaiting(CoAPClientProcedures.delete)
-
-    async def open(
-        self, host: str, port: int = 5683, *, timeout: float = OPEN_TIMEOUT
-    ) -> AsyncCoAPClient:
-        """See :meth:`CoAPClientProcedures.open`; returns this client."""
-        await self._shell.arun(self._procs.open(host, port, timeout=timeout))
-        return self
-
-    async def __aenter__(self) -> AsyncCoAPClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self._shell.arun(self._procs.leave())
-
-
-class CoAP(Facade[CoAPProcedures]):
-    """``modem.coap``: the module's CoAP clients."""
+class CoAP(Api[CoAPProcedures, K]):
+    """The module's CoAP clients: ``modem.coap``, ``AsyncModem.coap``."""
 
     def __init__(self, shell: Any, procs: CoAPProcedures) -> None:
         super().__init__(shell, procs)
-        self._clients: dict[int, CoAPClient] = {}
+        self._clients: dict[int, CoAPClient[K]] = {}
 
-    def client(self, client_id: int = 0) -> CoAPClient:
+    def client(self, client_id: int = 0) -> CoAPClient[K]:
         """The client with id ``client_id`` (0-5); the same object each time."""
         procs = self._procs.client(client_id)
-        return self._clients.setdefault(client_id, CoAPClient(self._shell, procs))
+        if client_id not in self._clients:
+            self._clients[client_id] = CoAPClient(self._shell, procs)
+        return self._clients[client_id]
 
 
-class AsyncCoAP(Facade[CoAPProcedures]):
-    """``modem.coap`` of the asyncio shell."""
-
-    def __init__(self, shell: Any, procs: CoAPProcedures) -> None:
-        super().__init__(shell, procs)
-        self._clients: dict[int, AsyncCoAPClient] = {}
-
-    def client(self, client_id: int = 0) -> AsyncCoAPClient:
-        """The client with id ``client_id`` (0-5); the same object each time."""
-        procs = self._procs.client(client_id)
-        return self._clients.setdefault(client_id, AsyncCoAPClient(self._shell, procs))
+AsyncCoAP = CoAP[Awaiting]
+"""``AsyncModem.coap``'s type."""
+AsyncCoAPClient = CoAPClient[Awaiting]
+"""``AsyncModem.coap.client(i)``'s type."""
 
 
-def async_coap(modem: AsyncModem) -> AsyncCoAP:
-    """``AsyncModem.coap``: the asyncio facade over this modem's CoAP procedures."""
+def async_coap(modem: AsyncModem) -> CoAP[Awaiting]:
+    """``AsyncModem.coap``: the facade over this modem's CoAP procedures."""
     from lpwa.ssl_config import SSLProcedures
 
-    return AsyncCoAP(modem, CoAPProcedures(modem, modem.files_procedures, SSLProcedures(modem)))
+    return CoAP(modem, CoAPProcedures(modem, modem.files_procedures, SSLProcedures(modem)))
 
 
 def split_uri(path: str, query: str = "") -> tuple[list[str], list[str]]:
