@@ -32,6 +32,10 @@ class LoopThread:
         self._thread.start()
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self._thread:
+            coro.close()
+            # A blocking wait on the loop's own thread could only hang.
+            raise RuntimeError("a blocking call from the event loop's thread (a callback)")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
 
     def close(self) -> None:
@@ -105,10 +109,19 @@ class Blocking:
         return _iterate(self._target.__aiter__(), self._runner)
 
     def __enter__(self) -> Any:
+        enter = getattr(self._target, "__aenter__", None)
+        if enter is not None:
+            wrap(self._runner.call(enter()), self._runner)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        leave = getattr(self._target, "__aexit__", None)
+        if leave is None:
+            self.close()
+            return
+        self._runner.call(leave(*exc))
+        if self._owns_loop:
+            self._runner.close()
 
     def close(self) -> None:
         target = self._target

@@ -45,6 +45,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     # blocking Modem and lpwa.aio.AsyncModem (through tests/aio_bridge.py).
     if "shell" in metafunc.fixturenames:
         shells = getattr(metafunc.module, "SHELLS", ("sync",))
+        if metafunc.definition.get_closest_marker("sync_only"):
+            shells = ("sync",)
         metafunc.parametrize("shell", shells, scope="module")
 
 

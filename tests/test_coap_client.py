@@ -35,6 +35,9 @@ from lpwa.modem import Modem
 from lpwa.sim import Simulator
 from servers import CoAPTestServer, SilentUdpPort, coap_bytes
 
+# The client runs through both shells (conftest.py): the procedures are one.
+SHELLS = ("sync", "aio")
+
 FAST = 0.05  # the time_scale of conftest's simulators
 
 # CR, LF, NUL, Ctrl-Z (ends QCOAPSEND input), Esc (cancels it) and AT-looking text.
@@ -118,8 +121,8 @@ def piggybacked(request: bytes, code: int, options: bytes = b"", payload: bytes 
 
 
 @pytest.fixture
-def modem(sim: Simulator) -> Iterator[Modem]:
-    with Modem.open(sim.url) as m:
+def modem(sim: Simulator, open_shell: Callable[..., Modem]) -> Iterator[Modem]:
+    with open_shell(sim.url) as m:
         yield m
 
 
@@ -709,6 +712,7 @@ def test_notification_with_no_request_in_flight_goes_to_incoming_and_on_message(
     assert handled == [notification]
 
 
+@pytest.mark.sync_only  # a callback on the loop cannot block at all
 def test_request_from_inside_on_message_is_refused_not_hung(
     modem: Modem, peers: Callable[..., ScriptedPeer]
 ) -> None:

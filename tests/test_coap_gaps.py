@@ -29,10 +29,13 @@ from lpwa.modem import Modem
 from lpwa.sim import Simulator
 from servers import CoAPTestServer, SilentUdpPort, UdpPeer, coap_bytes
 
+# The client runs through both shells (conftest.py): the procedures are one.
+SHELLS = ("sync", "aio")
+
 
 @pytest.fixture
-def modem(sim: Simulator) -> Iterator[Modem]:
-    with Modem.open(sim.url) as m:
+def modem(sim: Simulator, open_shell: Callable[..., Modem]) -> Iterator[Modem]:
+    with open_shell(sim.url) as m:
         yield m
 
 
