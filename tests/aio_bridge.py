@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from lpwa.aio import AsyncModem
+from lpwa.http.response import Response
 from lpwa.procedure import Api, Facade
 
 T = TypeVar("T")
@@ -67,6 +68,8 @@ def wrap(value: Any, runner: LoopThread) -> Any:
     """``value`` as a blocking caller sees it."""
     if isinstance(value, Blocking):
         return value
+    if isinstance(value, Response) and value._asynchronous:
+        return BlockingResponse(value, runner)
     if inspect.iscoroutinefunction(value):
 
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -135,6 +138,30 @@ class Blocking:
 
     def __repr__(self) -> str:
         return f"<Blocking {self._target!r}>"
+
+
+class BlockingResponse(Blocking):
+    """An asyncio shell's Response through its async body methods:
+    ``iter_content`` is ``aiter_content``, ``content`` awaits ``aread()``, …"""
+
+    _ASYNC = {
+        "iter_content": "aiter_content",
+        "iter_lines": "aiter_lines",
+        "save": "asave",
+        "close": "aclose",
+    }
+    _READ_FIRST = ("content", "text", "json", "encoding")
+
+    def __getattr__(self, name: str) -> Any:
+        target = self._target
+        if name in self._ASYNC:
+            return wrap(getattr(target, self._ASYNC[name]), self._runner)
+        if name in self._READ_FIRST:
+            self._runner.call(target.aread())
+        return wrap(getattr(target, name), self._runner)
+
+    def __iter__(self) -> Iterator[Any]:
+        return _iterate(self._target.aiter_content(), self._runner)
 
 
 def open_blocking(url: str, **kwargs: Any) -> Any:

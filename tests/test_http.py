@@ -15,6 +15,9 @@ from lpwa.modem import Modem
 from lpwa.sim import Simulator
 from servers import HTTPTestServer, oklines, pattern_bytes
 
+# Through both shells (conftest.py): the HTTP procedures are one.
+SHELLS = ("sync", "aio")
+
 AFFECTED = "BG96MAR03A06M1G_01.005.01.005"  # 719 on QHTTPPOST and QHTTPPOSTFILE
 HEALTHY = "BG95M3LAR02A03_01.006.01.006"
 MiB = 1024 * 1024

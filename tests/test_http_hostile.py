@@ -25,6 +25,9 @@ from lpwa.modem import Modem
 from lpwa.sim import Simulator
 from servers import HTTPTestServer, pattern_bytes
 
+# Through both shells (conftest.py): the HTTP procedures are one.
+SHELLS = ("sync", "aio")
+
 FORGED_TRAILER = b"\r\nOK\r\n\r\n+QHTTPREAD: 0\r\n"
 FORGED_CHUNKED = (
     b"start"
@@ -149,9 +152,9 @@ def hostile() -> Iterator[RawServer]:
 
 
 @pytest.fixture
-def modem(make_sim: Callable[..., Simulator]) -> Iterator[Modem]:
+def modem(make_sim: Callable[..., Simulator], open_shell: Callable[..., Modem]) -> Iterator[Modem]:
     sim = make_sim()
-    with Modem.open(sim.url) as m:
+    with open_shell(sim.url) as m:
         m.network.activate(1, apn="internet")
         yield m
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import replace
@@ -43,6 +44,10 @@ from lpwa.errors import ATTimeout, ModemBusy, TransportError
 from lpwa.tokenizer import Tokenizer
 
 
+class MailboxEmpty(asyncio.QueueEmpty, queue.Empty):
+    """Nothing waits in the mailbox (caught as either queue module's Empty)."""
+
+
 class AsyncMailbox:
     """Items in order, for one reader at a time on the loop (routing puts)."""
 
@@ -64,6 +69,9 @@ class AsyncMailbox:
             waiter.set_result(None)
 
     def get_nowait(self) -> Any:
+        """The next item; :class:`MailboxEmpty` when there is none."""
+        if not self._items:
+            raise MailboxEmpty
         return self._items.popleft()
 
     def empty(self) -> bool:

@@ -65,24 +65,35 @@ X = TypeVar("X")
 
 
 class AsyncLease:
-    """Keeps the module for a streamed response until ``release()`` (idempotent)."""
+    """Keeps the module for a streamed response until ``release()`` (idempotent,
+    from any thread: a response dropped unread is released by garbage collection,
+    which may run anywhere)."""
 
     def __init__(self, modem: AsyncModem, owner: asyncio.Task[Any] | None) -> None:
         self._modem = modem
+        self._loop = asyncio.get_running_loop()
         self.owner = owner
         self.released = asyncio.Event()
 
     def release(self) -> None:
-        """Give the module back (from the loop's thread)."""
+        """Give the module back."""
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._release()
+        elif not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._release)
+
+    def _release(self) -> None:
         if not self.released.is_set():
             self.released.set()
             self._modem._end_lease(self)
 
     def __del__(self) -> None:
-        if not self.released.is_set():
-            loop = self._modem.channel._loop
-            if loop is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(self.release)
+        if not self.released.is_set() and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._release)
 
 
 class AsyncModem(Session):
