@@ -17,17 +17,16 @@ import asyncio
 import contextlib
 import queue
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from dataclasses import replace
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import serial
 
 from lpwa.aio.transport import AsyncTransport
 from lpwa.at.core import (
-    DEFAULT_TIMEOUT,
     ChannelCore,
     Chunk,
+    CommandOptions,
     CommandState,
     Op,
     Pause,
@@ -42,6 +41,9 @@ from lpwa.at.core import (
 from lpwa.driving import adrive
 from lpwa.errors import ATTimeout, ModemBusy, TransportError
 from lpwa.tokenizer import Tokenizer
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 class MailboxEmpty(asyncio.QueueEmpty, queue.Empty):
@@ -122,7 +124,7 @@ class AsyncCommandStream(CommandState):
     """One command in progress: ``await pull()`` (or ``async for``) gives its body
     chunks; ``reply`` is set once its final code came."""
 
-    def __init__(self, channel: AsyncATChannel, line: str, **options: Any) -> None:
+    def __init__(self, channel: AsyncATChannel, line: str, options: Mapping[str, Any]) -> None:
         super().__init__(line, options)
         self._channel = channel
         self._ops: Generator[Op, Any, Any] | None = None
@@ -246,51 +248,21 @@ class AsyncATChannel(ChannelCore):
         self,
         line: str,
         *,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        data: bytes | None = None,
-        data_terminator: bytes = b"",
-        idle_timeout: float | None = None,
-        body_length: int | None = None,
-        response_header: bool = False,
         on_body: Callable[[bytes], None] | None = None,
+        **options: Unpack[CommandOptions],
     ) -> Reply:
         """Run one command line and return its Reply, or raise its error
         (see :meth:`lpwa.at.ATChannel.command`)."""
-        stream = self.stream(
-            line,
-            timeout=timeout,
-            data=data,
-            data_terminator=data_terminator,
-            idle_timeout=idle_timeout,
-            body_length=body_length,
-            response_header=response_header,
-        )
-        chunks: list[bytes] = []
-        sink = chunks.append if on_body is None else on_body
+        stream = self.stream(line, **options)
+        sink = stream.collect(on_body)
         while (chunk := await stream.pull()) is not None:
             sink(chunk)
-        reply = stream.reply
-        assert reply is not None  # a stream that ends without raising has its reply
-        if on_body is None and stream.body_seen:
-            reply = replace(reply, body=b"".join(chunks))
-        return reply
+        return stream.result()
 
-    def stream(self, line: str, **options: Any) -> AsyncCommandStream:
+    def stream(self, line: str, **options: Unpack[CommandOptions]) -> AsyncCommandStream:
         """Like :meth:`command`, but ``pull()`` gives the body chunks as they arrive
         (see :meth:`lpwa.at.ATChannel.stream`)."""
-        opts: dict[str, Any] = {
-            "timeout": DEFAULT_TIMEOUT,
-            "data": None,
-            "data_terminator": b"",
-            "idle_timeout": None,
-            "body_length": None,
-            "response_header": False,
-        }
-        unknown = set(options) - set(opts)
-        if unknown:
-            raise TypeError(f"unexpected options: {', '.join(sorted(unknown))}")
-        opts.update(options)
-        return AsyncCommandStream(self, line, **opts)
+        return AsyncCommandStream(self, line, options)
 
     async def resync(self) -> None:
         """Prove where the module's stream stands (see :meth:`lpwa.at.ATChannel.resync`)."""

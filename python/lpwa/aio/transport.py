@@ -22,7 +22,7 @@ from typing import Any
 
 import serial
 
-from lpwa.at.transport import READ_SIZE, open_serial
+from lpwa.at.transport import READ_SIZE, descriptor, open_serial
 from lpwa.errors import TransportError
 
 log = logging.getLogger("lpwa.at")
@@ -33,13 +33,9 @@ class AsyncTransport:
 
     def __init__(self, port: str | serial.SerialBase, baudrate: int = 115200, **kwargs: Any):
         self._serial, self.name = open_serial(port, baudrate, **kwargs)
-        self._fd: int | None
-        try:
-            self._fd = int(self._serial.fileno())
-        except (OSError, serial.SerialException):
-            # loop://, rfc2217://: no descriptor (io.UnsupportedOperation).
-            self._fd = None
-            self._serial.timeout = 0.05
+        self._fd = descriptor(self._serial)
+        if self._fd is None:
+            self._serial.timeout = 0.05  # the reader thread's poll
         self._loop: asyncio.AbstractEventLoop | None = None
         self._on_data: Callable[[bytes], None] = lambda data: None
         self._on_lost: Callable[[TransportError], None] = lambda exc: None

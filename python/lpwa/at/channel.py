@@ -15,17 +15,16 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import serial
 
 from lpwa.at.core import (
-    DEFAULT_TIMEOUT,
     ChannelCore,
     Chunk,
+    CommandOptions,
     CommandState,
     Item,
     Op,
@@ -44,6 +43,9 @@ from lpwa.at.transport import Transport
 from lpwa.driving import drive
 from lpwa.errors import ATTimeout, ModemBusy, TransportError
 from lpwa.tokenizer import Tokenizer
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 # Ctrl-Z ends prompt input whose length was not given (CoAP note 3.3.6).
 CTRL_Z = b"\x1a"
@@ -68,7 +70,7 @@ class UrcWaiter(_CoreWaiter):
 class CommandStream(CommandState):
     """One command in progress; iterate for its body chunks (see ATChannel.stream)."""
 
-    def __init__(self, channel: ATChannel, line: str, **options: Any) -> None:
+    def __init__(self, channel: ATChannel, line: str, options: Mapping[str, Any]) -> None:
         super().__init__(line, options)
         self._channel = channel
         self._chunks: Generator[bytes, None, None] | None = None
@@ -149,52 +151,23 @@ class ATChannel(ChannelCore):
         self,
         line: str,
         *,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        data: bytes | None = None,
-        data_terminator: bytes = b"",
-        idle_timeout: float | None = None,
-        body_length: int | None = None,
-        response_header: bool = False,
         on_body: Callable[[bytes], None] | None = None,
+        **options: Unpack[CommandOptions],
     ) -> Reply:
         """Run one command line and return its Reply, or raise its error.
 
-        ``data`` is written after ``CONNECT`` or the ``> `` prompt (followed by
-        ``data_terminator``, e.g. Ctrl-Z). ``timeout`` bounds the whole command,
-        ``idle_timeout`` the silence between two received bytes (the spec's
-        ``<wait_time>``): either may be None. Body chunks go to ``on_body`` when
-        given, else into ``Reply.body``.
+        ``options`` are :class:`~lpwa.at.core.CommandOptions` (``timeout``,
+        ``data`` with ``data_terminator``, ``idle_timeout``, ``body_length``,
+        ``response_header``). Body chunks go to ``on_body`` when given, else
+        into ``Reply.body``.
         """
-        stream = self.stream(
-            line,
-            timeout=timeout,
-            data=data,
-            data_terminator=data_terminator,
-            idle_timeout=idle_timeout,
-            body_length=body_length,
-            response_header=response_header,
-        )
-        chunks: list[bytes] = []
-        sink = chunks.append if on_body is None else on_body
+        stream = self.stream(line, **options)
+        sink = stream.collect(on_body)
         for chunk in stream:
             sink(chunk)
-        reply = stream.reply
-        assert reply is not None  # a stream that ends without raising has its reply
-        if on_body is None and stream.body_seen:
-            reply = replace(reply, body=b"".join(chunks))
-        return reply
+        return stream.result()
 
-    def stream(
-        self,
-        line: str,
-        *,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        data: bytes | None = None,
-        data_terminator: bytes = b"",
-        idle_timeout: float | None = None,
-        body_length: int | None = None,
-        response_header: bool = False,
-    ) -> CommandStream:
+    def stream(self, line: str, **options: Unpack[CommandOptions]) -> CommandStream:
         """Like :meth:`command`, but iterating yields the body chunks as they arrive.
 
         The command is sent when iteration starts and holds the channel until the
@@ -202,16 +175,7 @@ class ATChannel(ChannelCore):
         no I/O: the rest of the body is dropped, never routed, and the next
         command brings the channel back in step with the module first.
         """
-        return CommandStream(
-            self,
-            line,
-            timeout=timeout,
-            data=data,
-            data_terminator=data_terminator,
-            idle_timeout=idle_timeout,
-            body_length=body_length,
-            response_header=response_header,
-        )
+        return CommandStream(self, line, options)
 
     def resync(self) -> None:
         """Prove where the module's stream stands before the next command.

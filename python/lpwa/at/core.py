@@ -21,9 +21,9 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
-from typing import Any, Protocol, Union
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Protocol, TypedDict, Union
 
 from lpwa import redact
 from lpwa.at.fields import response_fields
@@ -581,16 +581,64 @@ class ChannelCore:
 # -- one command ------------------------------------------------------------------------------
 
 
+class CommandOptions(TypedDict, total=False):
+    """How to run one command (both shells' ``command`` and ``stream``).
+
+    ``data`` is written after ``CONNECT`` or the ``> `` prompt (followed by
+    ``data_terminator``, e.g. Ctrl-Z). ``timeout`` bounds the whole command,
+    ``idle_timeout`` the silence between two received bytes (the spec's
+    ``<wait_time>``): either may be None. ``body_length`` frames a QHTTPREAD
+    body by length; ``response_header`` says the module sends its head first.
+    """
+
+    timeout: float | None
+    data: bytes | None
+    data_terminator: bytes
+    idle_timeout: float | None
+    body_length: int | None
+    response_header: bool
+
+
+_DEFAULT_OPTIONS: dict[str, Any] = {
+    "timeout": DEFAULT_TIMEOUT,
+    "data": None,
+    "data_terminator": b"",
+    "idle_timeout": None,
+    "body_length": None,
+    "response_header": False,
+}
+
+
 class CommandState:
     """What a command in progress has shown so far (its stream's attributes)."""
 
-    def __init__(self, line: str, options: dict[str, Any]) -> None:
+    def __init__(self, line: str, options: Mapping[str, Any]) -> None:
+        unknown = set(options) - set(_DEFAULT_OPTIONS)
+        if unknown:
+            raise TypeError(f"unexpected command options: {', '.join(sorted(unknown))}")
         self.command = line
-        self.options = options
+        self.options = {**_DEFAULT_OPTIONS, **options}
         self.reply: Reply | None = None
         self.body_seen = False
         self.body_done = False
         self.body_code: int | None = None
+        self._kept: list[bytes] | None = None
+
+    def collect(self, on_body: Callable[[bytes], None] | None) -> Callable[[bytes], None]:
+        """Where a whole command's body chunks go: ``on_body``, else into
+        :meth:`result`'s ``Reply.body``."""
+        if on_body is not None:
+            return on_body
+        self._kept = []
+        return self._kept.append
+
+    def result(self) -> Reply:
+        """The finished command's Reply (with the body :meth:`collect` kept)."""
+        reply = self.reply
+        assert reply is not None  # a command that ends without raising has its reply
+        if self._kept is not None and self.body_seen:
+            reply = replace(reply, body=b"".join(self._kept))
+        return reply
 
 
 def _next(

@@ -47,13 +47,7 @@ class Transport:
 
     def __init__(self, port: str | serial.SerialBase, baudrate: int = 115200, **kwargs: Any):
         self._serial, self.name = open_serial(port, baudrate, **kwargs)
-        self._fd: int | None
-        try:
-            self._fd = int(self._serial.fileno())
-        except (OSError, serial.SerialException):
-            # loop://, rfc2217://: pyserial's ports are io.RawIOBase, whose
-            # fileno() raises io.UnsupportedOperation (an OSError) without one.
-            self._fd = None
+        self._fd = descriptor(self._serial)
         # With a descriptor we wait in select() and then read without blocking;
         # the wake pipe lets close() end that wait at once instead of polling.
         self._serial.timeout = 0 if self._fd is not None else 0.05
@@ -121,6 +115,15 @@ class Transport:
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+def descriptor(port: serial.SerialBase) -> int | None:
+    """The port's file descriptor, or None: loop:// and rfc2217:// ports are
+    io.RawIOBase, whose fileno() raises io.UnsupportedOperation (an OSError)."""
+    try:
+        return int(port.fileno())
+    except (OSError, serial.SerialException):
+        return None
 
 
 def open_serial(
