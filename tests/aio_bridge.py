@@ -15,7 +15,7 @@ import asyncio
 import inspect
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from lpwa.aio import AsyncModem
 from lpwa.http.response import Response
@@ -144,7 +144,7 @@ class BlockingResponse(Blocking):
     """An asyncio shell's Response through its async body methods:
     ``iter_content`` is ``aiter_content``, ``content`` awaits ``aread()``, …"""
 
-    _ASYNC = {
+    _ASYNC: ClassVar[dict[str, str]] = {
         "iter_content": "aiter_content",
         "iter_lines": "aiter_lines",
         "save": "asave",
@@ -158,6 +158,8 @@ class BlockingResponse(Blocking):
             return wrap(getattr(target, self._ASYNC[name]), self._runner)
         if name in self._READ_FIRST:
             self._runner.call(target.aread())
+        if name == "headers":
+            return self._runner.call(target.aread_headers())
         return wrap(getattr(target, name), self._runner)
 
     def __iter__(self) -> Iterator[Any]:

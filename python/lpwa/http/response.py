@@ -191,7 +191,8 @@ class Response:
         """The response headers (empty when the module sent none).
 
         A streamed response of the asyncio shell has them once its body is
-        being read (the head comes first on the module's stream).
+        being read (the head comes first on the module's stream), or after
+        ``await response.aread_headers()``.
         """
         body = self._body
         if body.headers is None:
@@ -297,10 +298,16 @@ class Response:
             self._content = await self._arun(self._body.read_all())
         return self._content
 
-    async def aiter_content(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+    def aiter_content(
+        self, chunk_size: int | None = None, decode_unicode: bool = False
+    ) -> AsyncIterator[Any]:
         """:meth:`iter_content` in the asyncio shell: one procedure per piece, so
-        other work on the module waits only while a piece is read."""
-        size = _chunk_size(chunk_size, allow_none=True)
+        other work on the module waits only while a piece is read. Arguments
+        are checked at the call, as :meth:`iter_content` checks them."""
+        pieces = self._apieces(_chunk_size(chunk_size, allow_none=True))
+        return self._adecoded(pieces) if decode_unicode else pieces
+
+    async def _apieces(self, size: int | None) -> AsyncIterator[bytes]:
         if self._content is not None:
             for piece in _slices(self._content, size):
                 yield piece
@@ -315,17 +322,49 @@ class Response:
         for out in cut.rest():
             yield out
 
-    async def aiter_lines(
-        self, chunk_size: int = 512, delimiter: bytes | None = None
+    async def _adecoded(self, pieces: AsyncIterator[bytes]) -> AsyncIterator[str]:
+        decoder = codecs.getincrementaldecoder(self.encoding)("replace")
+        async for piece in pieces:
+            if text := decoder.decode(piece):
+                yield text
+        if tail := decoder.decode(b"", final=True):
+            yield tail
+
+    def aiter_lines(
+        self,
+        chunk_size: int = 512,
+        decode_unicode: bool = False,
+        delimiter: bytes | None = None,
+    ) -> AsyncIterator[Any]:
+        """:meth:`iter_lines` in the asyncio shell (arguments checked at the call)."""
+        lines = self._alines(
+            self._apieces(_chunk_size(chunk_size, allow_none=False)), _delimiter(delimiter)
+        )
+        return self._adecoded_lines(lines) if decode_unicode else lines
+
+    @staticmethod
+    async def _alines(
+        pieces: AsyncIterator[bytes], delimiter: bytes | None
     ) -> AsyncIterator[bytes]:
-        """:meth:`iter_lines` in the asyncio shell (bytes lines)."""
-        size = _chunk_size(chunk_size, allow_none=False)
-        split = LineSplitter(_delimiter(delimiter))
-        async for piece in self.aiter_content(size):
+        split = LineSplitter(delimiter)
+        async for piece in pieces:
             for line in split.feed(piece):
                 yield line
         for line in split.rest():
             yield line
+
+    async def _adecoded_lines(self, lines: AsyncIterator[bytes]) -> AsyncIterator[str]:
+        encoding = self.encoding
+        async for line in lines:
+            yield line.decode(encoding, "replace")
+
+    async def aread_headers(self) -> Headers:
+        """:attr:`headers` in the asyncio shell: a streamed response's head is
+        read from the module first if its body was not started yet."""
+        body = self._body
+        if body.headers is None and not body.consumed:
+            await self._arun(body.read_head())
+        return self.headers
 
     async def asave(self, filename: str, *, wait_time: int | None = None) -> None:
         """:meth:`save` in the asyncio shell."""
