@@ -126,8 +126,10 @@ class Modem(Session):
     def run(self, proc: Proc[T], lease: Lease | None = None) -> T:
         """Run a procedure to its end, held against other threads' procedures;
         with ``lease``, as the holder of that open lease (a streamed body)."""
+        # Refused on the URC callback thread (ModemBusy): a procedure may wait
+        # for a URC, which only that thread's return lets the others see.
         holder = lease if lease is not None and not lease.released else contextlib.nullcontext()
-        with holder, self._held("procedure"):
+        with holder, self._procedures.hold():
             return drive(proc, self._perform)
 
     call = run

@@ -27,7 +27,6 @@ whole seconds (1-65535).
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import threading
@@ -899,33 +898,6 @@ class HTTPProcedures:
                 self.abandon(tmp, None)
 
 
-class _request(procedure[P, R]):
-    """A request method: a :class:`~lpwa.procedure.procedure` that the sync shell
-    also refuses with ModemBusy on the URC callback thread
-    (:meth:`lpwa.Modem.procedure`), as ``modem.http`` always did: a request
-    waits for its result URC, which only that thread delivers."""
-
-    @overload
-    def __get__(self, obj: None, owner: Any) -> _request[P, R]: ...
-    @overload
-    def __get__(self, obj: Api[Any, Blocking], owner: Any) -> Callable[P, R]: ...
-    @overload
-    def __get__(
-        self, obj: Api[Any, Awaiting], owner: Any
-    ) -> Callable[P, Coroutine[Any, Any, R]]: ...
-    def __get__(self, obj: Api[Any, Any] | None, owner: Any) -> Any:
-        method: Any = super().__get__(obj, owner)
-        if obj is None or obj._procs.asynchronous:
-            return method
-        shell = obj._shell
-
-        def held(*args: Any, **kwargs: Any) -> Any:
-            with shell.procedure():
-                return method(*args, **kwargs)
-
-        return functools.update_wrapper(held, method)
-
-
 class HTTP(Api[HTTPProcedures, K]):
     """HTTP(S) client of one module: ``modem.http`` and ``AsyncModem.http``
     (whose methods are awaited).
@@ -945,10 +917,10 @@ class HTTP(Api[HTTPProcedures, K]):
         super().__init__(shell, procs)
         procs.bind(shell, asynchronous=hasattr(shell, "arun"))
 
-    config = _request(HTTPProcedures.config)
-    get = _request(HTTPProcedures.get)
-    post = _request(HTTPProcedures.post)
-    post_file = _request(HTTPProcedures.post_file)
+    config = procedure(HTTPProcedures.config)
+    get = procedure(HTTPProcedures.get)
+    post = procedure(HTTPProcedures.post)
+    post_file = procedure(HTTPProcedures.post_file)
 
     @overload
     def read_file(
