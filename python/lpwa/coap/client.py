@@ -25,7 +25,6 @@ import collections
 import logging
 import os
 import queue
-import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -98,11 +97,6 @@ _SEND_FAILED = -11  # CoAP note chapter 4: "Data sending failure"
 
 OptionValue = Union[bytes, str, int]
 ANSWER_URCS = (atwire.RECV, atwire.ACK, atwire.ACK_AS_IN_EXAMPLES, atwire.IND)
-
-# Set while an on_message handler runs. It runs where URCs are dispatched (the
-# sync shell's dispatcher thread, the asyncio shell's loop), where a request
-# could not be held against other procedures nor waited for: refuse it at once.
-_handler = threading.local()
 
 
 @dataclass
@@ -405,11 +399,6 @@ class CoAPClientProcedures:
         *,
         ping: bool = False,
     ) -> Proc[atwire.ReceivedMessage | None]:
-        if getattr(_handler, "active", False):
-            raise LpwaError(
-                "a CoAP request cannot wait for its answer inside on_message "
-                "(it runs where answers are dispatched); hand it to another thread or task"
-            )
         # A reboot closes every client of the module; learn of it before sending.
         yield EnsureSession()
         if self._unsubscribe is None:
@@ -550,11 +539,10 @@ class CoAPClientProcedures:
         self.incoming.put(message)
         handler = self.on_message
         if handler is not None:
-            _handler.active = True
-            try:
-                handler(message)
-            finally:
-                _handler.active = False
+            # On the sync shell's dispatcher thread, where a request is refused
+            # (ModemBusy), or on the asyncio shell's loop, where it can only be
+            # started as a task: a handler never waits for an answer here.
+            handler(message)
 
     def _forget(self) -> None:
         """After a module reboot the module's clients are gone; so is ours."""
