@@ -89,8 +89,6 @@ from lpwa.quirks import QHTTPPOST, QHTTPPOSTFILE, affected_by_719
 from lpwa.session import REBOOT_TIMEOUT
 
 if TYPE_CHECKING:
-    from typing_extensions import ParamSpec
-
     from lpwa.aio.modem import AsyncModem
     from lpwa.at.channel import Urc
     from lpwa.network import NetworkProcedures
@@ -124,11 +122,6 @@ IDLE_MARGIN = 2.0
 SECONDS = range(1, 65536)  # rsptime, input_time, wait_time: 1-65535 s
 DEFAULT_TIME = 60
 T = TypeVar("T")
-R = TypeVar("R")
-if TYPE_CHECKING:
-    P = ParamSpec("P")
-else:
-    P = TypeVar("P")  # as in lpwa.procedure: typing.ParamSpec is Python 3.10+
 
 
 def _seconds(name: str, value: object) -> int:
