@@ -5,6 +5,7 @@ one module's trouble never reaching its neighbours."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -12,7 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from lpwa.aio import AsyncModem, Fleet
+from lpwa.aio.fleet import raise_fd_limit
 from lpwa.errors import ModuleRebooted
+from lpwa.modem import Modem
 from lpwa.sim import SimulatorFleet
 from servers import HTTPTestServer, pattern_bytes
 
@@ -152,3 +155,27 @@ def test_two_hundred_modules_in_one_loop(http_server: HTTPTestServer) -> None:
                 assert again == pattern_bytes(sizes[sims.urls[victim]])
 
         asyncio.run(main())
+
+
+def test_ports_past_descriptor_1023_work_in_both_shells(sims: SimulatorFleet) -> None:
+    """A collector with a thousand ports has descriptors past select()'s limit
+    of 1023: both shells must read and write them (pyserial's own socket://
+    reads and writes use select() and fail there)."""
+    raise_fd_limit(1400)
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with Modem.open(sims.urls[0]) as modem:
+            assert modem.channel.transport._fd is not None
+            assert modem.channel.transport._fd > 1023
+            modem.files.upload("big.bin", pattern_bytes(200_000))
+            assert modem.files.download("big.bin") == pattern_bytes(200_000)
+
+        async def main() -> None:
+            async with AsyncModem.open(sims.urls[1]) as m:
+                await m.files.upload("big.bin", pattern_bytes(200_000))
+                assert await m.files.download("big.bin") == pattern_bytes(200_000)
+
+        asyncio.run(main())
+    finally:
+        for fd in filler:
+            os.close(fd)

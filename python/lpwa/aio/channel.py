@@ -14,10 +14,9 @@ dropped, and the next command resynchronises first.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import queue
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import serial
@@ -207,7 +206,7 @@ class AsyncCommandStream(CommandState):
                 loop.call_soon_threadsafe(self._channel._cmd_lock.release)
 
 
-class AsyncATChannel(ChannelCore):
+class AsyncATChannel(ChannelCore[AsyncUrcWaiter]):
     """An AT command channel to one module, on the running event loop.
 
     >>> async with await AsyncATChannel.open("socket://127.0.0.1:7000") as ch:  # doctest: +SKIP
@@ -220,7 +219,9 @@ class AsyncATChannel(ChannelCore):
     def __init__(
         self, transport: AsyncTransport, *, tokenizer: Tokenizer | None = None, name: str = ""
     ) -> None:
-        super().__init__(name or transport.name, tokenizer, AsyncMailbox, AsyncMailbox())
+        super().__init__(
+            name or transport.name, tokenizer, AsyncMailbox, AsyncMailbox(), AsyncUrcWaiter
+        )
         self.transport = transport
         self._cmd_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -287,25 +288,6 @@ class AsyncATChannel(ChannelCore):
         return False
 
     # -- URCs ---------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def expect_urc(self, match: Callable[[Urc], bool] | str) -> Iterator[AsyncUrcWaiter]:
-        """Claim matching URCs for the duration of the ``with`` block
-        (``await waiter.wait(timeout)``)."""
-        waiter = self.claim(match)
-        try:
-            yield waiter
-        finally:
-            self._remove_waiter(waiter)
-
-    def claim(self, match: Callable[[Urc], bool] | str) -> AsyncUrcWaiter:
-        """A waiter that claims the matching URCs until its ``cancel()``."""
-        waiter = super().claim(match)
-        assert isinstance(waiter, AsyncUrcWaiter)
-        return waiter
-
-    def _new_waiter(self, match: Callable[[Urc], bool]) -> AsyncUrcWaiter:
-        return AsyncUrcWaiter(self, match, AsyncMailbox())
 
     def _dispatch(self, urc: Urc | None) -> None:
         if urc is not None and self._subscribers and self._loop is not None:

@@ -15,8 +15,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import serial
@@ -115,7 +114,7 @@ class CommandStream(CommandState):
             ch._cmd_lock.release()
 
 
-class ATChannel(ChannelCore):
+class ATChannel(ChannelCore[UrcWaiter]):
     """An AT command channel to one module.
 
     >>> with ATChannel.open("socket://127.0.0.1:7000") as ch:    # doctest: +SKIP
@@ -128,7 +127,9 @@ class ATChannel(ChannelCore):
     def __init__(
         self, transport: Transport, *, tokenizer: Tokenizer | None = None, name: str = ""
     ) -> None:
-        super().__init__(name or transport.name, tokenizer, queue.SimpleQueue, queue.Queue())
+        super().__init__(
+            name or transport.name, tokenizer, queue.SimpleQueue, queue.Queue(), UrcWaiter
+        )
         self.transport = transport
         self._cmd_lock = threading.Lock()
         self._dispatch_queue: queue.SimpleQueue[Urc | None] = queue.SimpleQueue()
@@ -216,30 +217,6 @@ class ATChannel(ChannelCore):
         return threading.current_thread() is self._dispatcher
 
     # -- URCs ---------------------------------------------------------------------
-
-    @contextmanager
-    def expect_urc(self, match: Callable[[Urc], bool] | str) -> Iterator[UrcWaiter]:
-        """Claim matching URCs for the duration of the ``with`` block.
-
-        Register before sending the command whose URC you await, so that a URC
-        arriving at once cannot slip past. ``match`` is a predicate or a name
-        (``"+QHTTPGET"``). A reboot or a lost link wakes the waiter with an error.
-        """
-        waiter = self.claim(match)
-        try:
-            yield waiter
-        finally:
-            self._remove_waiter(waiter)
-
-    def claim(self, match: Callable[[Urc], bool] | str) -> UrcWaiter:
-        """Like :meth:`expect_urc` without the ``with``: the waiter claims the
-        matching URCs until its ``cancel()``."""
-        waiter = super().claim(match)
-        assert isinstance(waiter, UrcWaiter)
-        return waiter
-
-    def _new_waiter(self, match: Callable[[Urc], bool]) -> UrcWaiter:
-        return UrcWaiter(self, match, queue.SimpleQueue())
 
     def _dispatch(self, urc: Urc | None) -> None:
         self._dispatch_queue.put(urc)

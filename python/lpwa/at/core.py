@@ -21,9 +21,10 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, TypedDict, Union
+from typing import Any, Generic, Protocol, TypedDict, TypeVar, Union
 
 from lpwa import redact
 from lpwa.at.fields import response_fields
@@ -173,7 +174,9 @@ class UrcWaiter:
     (:meth:`lpwa.at.ATChannel` waiters have a blocking ``wait``).
     """
 
-    def __init__(self, core: ChannelCore, match: Callable[[Urc], bool], items: Mailbox) -> None:
+    def __init__(
+        self, core: ChannelCore[Any], match: Callable[[Urc], bool], items: Mailbox
+    ) -> None:
         self._core = core
         self.match = match
         self._items = items
@@ -273,11 +276,15 @@ class _BodyProbe:
 # -- the core ---------------------------------------------------------------------------------
 
 
-class ChannelCore:
+W = TypeVar("W", bound=UrcWaiter)
+
+
+class ChannelCore(Generic[W]):
     """A channel's state and routing, shared by the sync and asyncio shells.
 
-    ``mailbox`` makes the queues routed items go to; ``dispatch`` hands a URC
-    to the subscribers' callbacks (in order, never on the routing path).
+    ``mailbox`` makes the queues routed items go to; ``_dispatch`` hands a URC
+    to the subscribers' callbacks (in order, never on the routing path);
+    ``waiter`` makes the shell's kind of :class:`UrcWaiter` (``W``).
     """
 
     def __init__(
@@ -286,7 +293,9 @@ class ChannelCore:
         tokenizer: Tokenizer | None,
         mailbox: Callable[[], Mailbox],
         urcs: Mailbox,
+        waiter: type[W],
     ) -> None:
+        self._waiter_type = waiter
         self.name = name
         self._tok = tokenizer or Tokenizer()
         # Bodies come out in chunks as they arrive: progress, iter_content and
@@ -344,22 +353,29 @@ class ChannelCore:
 
     # -- URCs -----------------------------------------------------------------------
 
-    def claim(self, match: Callable[[Urc], bool] | str) -> UrcWaiter:
+    @contextmanager
+    def expect_urc(self, match: Callable[[Urc], bool] | str) -> Iterator[W]:
+        """Claim matching URCs for the duration of the ``with`` block (the
+        waiter's ``wait(timeout)``; awaited in the asyncio shell)."""
+        waiter = self.claim(match)
+        try:
+            yield waiter
+        finally:
+            self._remove_waiter(waiter)
+
+    def claim(self, match: Callable[[Urc], bool] | str) -> W:
         """A waiter that claims the matching URCs until its ``cancel()``.
 
         Register before sending the command whose URC you await, so that a URC
         arriving at once cannot slip past. ``match`` is a predicate or a name
         (``"+QHTTPGET"``). A reboot or a lost link wakes the waiter with an error.
         """
-        waiter = self._new_waiter(urc_match(match))
+        waiter = self._waiter_type(self, urc_match(match), self._mailbox())
         with self._state_lock:
             if self._failure is not None:
                 raise TransportError(f"{self.name}: {self._failure}")
             self._waiters.append(waiter)
         return waiter
-
-    def _new_waiter(self, match: Callable[[Urc], bool]) -> UrcWaiter:
-        return UrcWaiter(self, match, self._mailbox())
 
     def _remove_waiter(self, waiter: UrcWaiter) -> None:
         with self._state_lock:
@@ -642,7 +658,7 @@ class CommandState:
 
 
 def _next(
-    core: ChannelCore,
+    core: ChannelCore[Any],
     pending: Pending,
     deadline: float | None,
     idle: float | None,
@@ -670,7 +686,7 @@ def _next(
             return None
 
 
-def command_ops(core: ChannelCore, state: CommandState) -> Ops:
+def command_ops(core: ChannelCore[Any], state: CommandState) -> Ops:
     """Run one command (the shell holds the command lock): resync first if the
     stream may be out of step, write it, route its answer, hand its body up as
     :class:`Chunk` s and set ``state.reply``; or raise its error."""
@@ -793,7 +809,7 @@ def command_ops(core: ChannelCore, state: CommandState) -> Ops:
 # -- resynchronisation ---------------------------------------------------------------------
 
 
-def resync_ops(core: ChannelCore) -> Ops:
+def resync_ops(core: ChannelCore[Any]) -> Ops:
     """With the command lock held: discard everything up to the echo of a
     marker only this host can know, leaving data mode first if needed."""
     reason = core._desync
@@ -879,7 +895,7 @@ def resync_ops(core: ChannelCore) -> Ops:
 
 
 def _next_sync_event(
-    core: ChannelCore, events: Mailbox, end: float
+    core: ChannelCore[Any], events: Mailbox, end: float
 ) -> Generator[Op, Any, Event | None]:
     """A resync's next event before ``end``, else None (a lost link raises;
     URC-shaped ones are counted, since a resync drops them)."""
@@ -897,7 +913,9 @@ def _next_sync_event(
             return item
 
 
-def _drain_events(core: ChannelCore, events: Mailbox, seconds: float) -> Generator[Op, Any, int]:
+def _drain_events(
+    core: ChannelCore[Any], events: Mailbox, seconds: float
+) -> Generator[Op, Any, int]:
     end = time.monotonic() + seconds
     count = 0
     while (yield from _next_sync_event(core, events, end)) is not None:
@@ -905,7 +923,7 @@ def _drain_events(core: ChannelCore, events: Mailbox, seconds: float) -> Generat
     return count
 
 
-def _await_final(core: ChannelCore, events: Mailbox) -> Generator[Op, Any, bool]:
+def _await_final(core: ChannelCore[Any], events: Mailbox) -> Generator[Op, Any, bool]:
     """Whether a final code comes within MARKER_WAIT (returns at the first)."""
     end = time.monotonic() + MARKER_WAIT
     while (event := (yield from _next_sync_event(core, events, end))) is not None:
@@ -915,7 +933,7 @@ def _await_final(core: ChannelCore, events: Mailbox) -> Generator[Op, Any, bool]
 
 
 def _await_echo(
-    core: ChannelCore, events: Mailbox, marker: str
+    core: ChannelCore[Any], events: Mailbox, marker: str
 ) -> Generator[Op, Any, tuple[bool, int]]:
     """Wait for the marker's echo, then its final code; (found, events dropped).
 
@@ -932,7 +950,7 @@ def _await_echo(
     return False, dropped
 
 
-def _escape_data_mode(core: ChannelCore) -> Ops:
+def _escape_data_mode(core: ChannelCore[Any]) -> Ops:
     """``+++`` as HTTP note 1.3 asks (no input for 1 s before and after),
     then ``\r`` to end it as a line should the module be in command mode."""
     # A little over each guard time: the module measures them too.

@@ -20,10 +20,12 @@ import os
 import select
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import serial
+from serial.urlhandler import protocol_socket
 
 from lpwa.errors import TransportError
 
@@ -48,10 +50,18 @@ class Transport:
     def __init__(self, port: str | serial.SerialBase, baudrate: int = 115200, **kwargs: Any):
         self._serial, self.name = open_serial(port, baudrate, **kwargs)
         self._fd = descriptor(self._serial)
-        # With a descriptor we wait in select() and then read without blocking;
+        # With a descriptor we wait in poll() and then read without blocking;
         # the wake pipe lets close() end that wait at once instead of polling.
+        # poll(), and the descriptor's own reads and writes: pyserial's use
+        # select(), which fails for descriptors past 1023 (a fleet's ports).
         self._serial.timeout = 0 if self._fd is not None else 0.05
         self._wake_r, self._wake_w = os.pipe()
+        self._poll = select.poll()
+        if self._fd is not None:
+            self._poll.register(self._fd, select.POLLIN)
+            self._poll.register(self._wake_r, select.POLLIN)
+        timeout = getattr(self._serial, "write_timeout", None)
+        self._write_timeout = WRITE_TIMEOUT if timeout is None else float(timeout)
         self._closed = threading.Event()
         self._write_lock = threading.Lock()
 
@@ -68,10 +78,13 @@ class Transport:
         while not self._closed.is_set():
             try:
                 if self._fd is not None:
-                    ready, _, _ = select.select([self._fd, self._wake_r], [], [])
+                    ready = {fd for fd, _ in self._poll.poll()}
                     if self._wake_r in ready:
                         return b""
-                    data = self._serial.read(READ_SIZE)
+                    try:
+                        data = os.read(self._fd, READ_SIZE)
+                    except (BlockingIOError, InterruptedError):
+                        continue
                     if not data:
                         # Readable yet empty: pyserial's posix backend reports a
                         # hang-up this way only on some kernels; treat it as one.
@@ -95,10 +108,26 @@ class Transport:
             raise TransportError(f"{self.name}: closed")
         try:
             with self._write_lock:
-                self._serial.write(data)
-                self._serial.flush()
+                if self._fd is None:
+                    self._serial.write(data)
+                else:
+                    self._write_fd(self._fd, memoryview(data))
+                self._serial.flush()  # a tty: until it is sent (tcdrain)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise TransportError(f"{self.name}: write failed: {exc}") from exc
+
+    def _write_fd(self, fd: int, view: memoryview) -> None:
+        deadline = time.monotonic() + self._write_timeout
+        writable = select.poll()
+        writable.register(fd, select.POLLOUT)
+        while view:
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                view = view[os.write(fd, view) :]
+            if view:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._closed.is_set():
+                    raise TransportError(f"{self.name}: write timed out (the module reads nothing)")
+                writable.poll(min(left, 0.5) * 1000)
 
     def close(self) -> None:
         """Close the link; a read blocked in another thread returns ``b""``."""
@@ -115,6 +144,23 @@ class Transport:
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+
+class _SocketSerial(protocol_socket.Serial):  # type: ignore[misc]
+    """pyserial's socket:// port, opened without select(): its
+    ``reset_input_buffer`` (run by ``open``) calls select(), which fails for a
+    descriptor past 1023, as a collector with a thousand ports has. Both
+    shells then read and write the descriptor themselves."""
+
+    def reset_input_buffer(self) -> None:
+        if not self.is_open:
+            raise serial.PortNotOpenError()
+        while True:
+            try:
+                if not self._socket.recv(4096):
+                    return
+            except (BlockingIOError, InterruptedError):
+                return
 
 
 def descriptor(port: serial.SerialBase) -> int | None:
@@ -147,6 +193,8 @@ def open_serial(
     # (a 1,024,000-byte POST at 115200 baud, about 90 s), then an error.
     kwargs.setdefault("write_timeout", WRITE_TIMEOUT)
     try:
+        if port.lower().startswith("socket://"):
+            return _SocketSerial(port, baudrate=baudrate, **kwargs), port
         return serial.serial_for_url(port, baudrate=baudrate, **kwargs), port
     except (serial.SerialException, OSError, ValueError) as exc:
         hint = holders_hint(port) if device is not None else ""
