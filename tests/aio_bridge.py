@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TypeVar
 
 from lpwa.aio import AsyncModem
 from lpwa.http.response import Response
-from lpwa.procedure import Api, Facade
+from lpwa.procedure import Api
 
 T = TypeVar("T")
 
@@ -78,7 +78,7 @@ def wrap(value: Any, runner: LoopThread) -> Any:
         return call
     if inspect.isasyncgenfunction(value):
         return lambda *args, **kwargs: _iterate(value(*args, **kwargs), runner)
-    if isinstance(value, (Api, Facade)) or type(value).__name__.startswith("Async"):
+    if isinstance(value, Api) or type(value).__name__.startswith("Async"):
         return Blocking(value, runner)
     if hasattr(value, "__anext__"):
         return _iterate(value, runner)

@@ -14,8 +14,11 @@ A procedure written here::
         yield from command(f"AT+QIACT={cid}", timeout=150)
 
 becomes ``modem.network.activate(1)`` in the sync shell and
-``await modem.network.activate(1)`` in the asyncio shell through the
-:func:`blocking` and :func:`awaiting` class attributes of the facades.
+``await m.network.activate(1)`` in the asyncio shell through one facade class,
+``class Network(Api[NetworkProcedures, K])`` with ``activate =
+procedure(NetworkProcedures.activate)``: the shell's ``call`` gives the result in
+one, a coroutine in the other, and ``K`` (:class:`Blocking` or
+:class:`Awaiting`) types it so.
 """
 
 from __future__ import annotations
@@ -188,46 +191,6 @@ def sleep(seconds: float) -> Proc[None]:
 # -- driving a procedure ------------------------------------------------------------
 
 
-# -- the facades' methods -------------------------------------------------------------
-
-
-class Facade(Generic[T]):
-    """A shell's view of one procedures object (``modem.http``, ``modem.files`` …).
-
-    ``_procs`` holds the procedures and their state; ``_shell`` performs them:
-    ``run(proc)`` in the sync shell, ``arun(proc)`` in the asyncio one.
-    """
-
-    def __init__(self, shell: Any, procs: T) -> None:
-        self._shell = shell
-        self._procs = procs
-
-
-def blocking(
-    fn: Callable[Concatenate[Any, P], Proc[R]],
-) -> Callable[Concatenate[Facade[Any], P], R]:
-    """A sync facade method that runs the procedure ``fn`` as one procedure
-    (held against other threads, see :meth:`lpwa.Modem.procedure`)."""
-
-    @functools.wraps(fn)
-    def method(self: Facade[Any], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self._shell.run(fn(self._procs, *args, **kwargs))  # type: ignore[no-any-return]
-
-    return method
-
-
-def awaiting(
-    fn: Callable[Concatenate[Any, P], Proc[R]],
-) -> Callable[Concatenate[Facade[Any], P], Coroutine[Any, Any, R]]:
-    """An asyncio facade method that runs the procedure ``fn``."""
-
-    @functools.wraps(fn)
-    async def method(self: Facade[Any], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return await self._shell.arun(fn(self._procs, *args, **kwargs))  # type: ignore[no-any-return]
-
-    return method
-
-
 # -- one facade for both shells ---------------------------------------------------------
 
 
@@ -292,7 +255,6 @@ __all__ = [
     "Command",
     "EnsureSession",
     "Expect",
-    "Facade",
     "K",
     "Lease",
     "Proc",
@@ -304,8 +266,6 @@ __all__ = [
     "Subscribe",
     "Wait",
     "adrive",
-    "awaiting",
-    "blocking",
     "command",
     "drive",
     "procedure",

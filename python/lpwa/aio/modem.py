@@ -31,7 +31,7 @@ from lpwa.aio.channel import AsyncATChannel
 from lpwa.at.core import Reply, Urc
 from lpwa.at.procedure_lock import LEASE_WAIT
 from lpwa.driving import adrive
-from lpwa.errors import ATTimeout, CommandError, ModemBusy, ProtocolError
+from lpwa.errors import ATTimeout, CommandError, ModemBusy, ProtocolError, TransportError
 from lpwa.files import Files, FilesProcedures
 from lpwa.modem import with_port_holders
 from lpwa.network import Network, NetworkProcedures
@@ -318,12 +318,13 @@ class AsyncModem(Session):
         await self.arun(self.reboot_procedure(timeout))
 
     async def urcs(self) -> AsyncIterator[Urc]:
-        """The URCs no procedure claimed, in arrival order, until the link closes."""
+        """The URCs no procedure claimed, in arrival order, until the link closes
+        (in a :class:`~lpwa.aio.Fleet` they go to ``fleet.urcs()`` instead)."""
         while True:
             try:
                 urc = await self.channel.next_urc()
-            except Exception:
-                return
+            except TransportError:
+                return  # closed or lost, and every URC before that delivered
             if urc is not None:
                 yield urc
 
