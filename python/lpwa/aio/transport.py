@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -148,17 +147,7 @@ class AsyncTransport:
         if self._loop is not None and self._fd is not None and not self._loop.is_closed():
             self._loop.remove_reader(self._fd)
         with contextlib.suppress(serial.SerialException, OSError):
-            sock = getattr(self._serial, "_socket", None)
-            if isinstance(sock, socket.socket):
-                # pyserial's socket:// close() sleeps 0.3 s "for quick
-                # reconnects": on the loop that would stall every module.
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-                self._serial._socket = None
-                self._serial.is_open = False
-            else:
-                self._serial.close()
+            self._serial.close()  # socket://: without pyserial's 0.3 s pause
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=1)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import socket
 import stat
 import threading
 import time
@@ -147,17 +148,31 @@ class Transport:
 
 
 class _SocketSerial(protocol_socket.Serial):  # type: ignore[misc]
-    """pyserial's socket:// port, opened without select(): its
-    ``reset_input_buffer`` (run by ``open``) calls select(), which fails for a
-    descriptor past 1023, as a collector with a thousand ports has. Both
-    shells then read and write the descriptor themselves."""
+    """pyserial's socket:// port, opened without select() and closed without a
+    pause: its ``reset_input_buffer`` (run by ``open``) calls select(), which
+    fails for a descriptor past 1023, as a collector with a thousand ports
+    has. Both shells read and write the descriptor themselves."""
+
+    _socket: socket.socket | None
+    is_open: bool
+
+    def close(self) -> None:
+        # pyserial's sleeps 0.3 s "for quick reconnects": a fleet closing a
+        # thousand ports (or an event loop closing one) cannot wait that.
+        if self.is_open and self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
+            self._socket.close()
+            self._socket = None
+        self.is_open = False
 
     def reset_input_buffer(self) -> None:
         if not self.is_open:
             raise serial.PortNotOpenError()
-        while True:
+        sock = self._socket
+        while sock is not None:
             try:
-                if not self._socket.recv(4096):
+                if not sock.recv(4096):
                     return
             except (BlockingIOError, InterruptedError):
                 return
