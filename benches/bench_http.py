@@ -20,28 +20,14 @@ from typing import Any
 
 import pytest
 
+from http_script import http_server_script
 from lpwa.modem import Modem
 
 MiB = 1024 * 1024
 ROUNDS = 20
 
 _DATA = "bytes(range(256)) * 4096"
-HTTP_SERVER = f"""
-import http.server
-data = {_DATA}
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-"""
+HTTP_SERVER = http_server_script(_DATA)
 PLAIN_SENDER = f"""
 import socket
 data = {_DATA}

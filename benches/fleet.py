@@ -32,28 +32,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+from http_script import http_server_script
+
 PER_SIM_PROCESS = 250
 BODY = 256
 INTERVAL = 10.0
-HTTP_SERVER = f"""
-import http.server, socketserver, sys
-data = bytes(range(256))[:{BODY}]
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-    def log_message(self, *args):
-        pass
-class S(http.server.ThreadingHTTPServer):
-    request_queue_size = 1024
-    daemon_threads = True
-s = S(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-"""
+HTTP_SERVER = http_server_script(f"bytes(range(256))[:{BODY}]")
 
 
 def rss_kib() -> int:
