@@ -171,13 +171,16 @@ def raw_command(line: str, **options: Any) -> Proc[Reply]:
     return reply
 
 
-def urc_after(line: str, match: UrcMatch, timeout: float | None, **options: Any) -> Proc[Urc]:
-    """Run ``line``, then wait for the URC that ends it (claimed before the
-    command is written, so a URC that comes at once cannot slip past)."""
+def urc_after(
+    line: str, match: UrcMatch, urc_timeout: float | None, /, **options: Any
+) -> Proc[Urc]:
+    """Run ``line`` (with the command's ``options``, its own ``timeout`` among
+    them), then wait up to ``urc_timeout`` s for the URC that ends it, claimed
+    before the command is written so that one coming at once cannot slip past."""
     waiter = yield Expect(match)
     try:
         yield Command(line, options)
-        urc: Urc = yield Wait(waiter, timeout)
+        urc: Urc = yield Wait(waiter, urc_timeout)
         return urc
     finally:
         waiter.cancel()

@@ -76,21 +76,19 @@ from lpwa.procedure import (
     Awaiting,
     Blocking,
     EnsureSession,
-    Expect,
     K,
     Lease,
     Proc,
     Sleep,
-    Wait,
     command,
     procedure,
+    urc_after,
 )
 from lpwa.quirks import QHTTPPOST, QHTTPPOSTFILE, affected_by_719
 from lpwa.session import REBOOT_TIMEOUT
 
 if TYPE_CHECKING:
     from lpwa.aio.modem import AsyncModem
-    from lpwa.at.channel import Urc
     from lpwa.network import NetworkProcedures
     from lpwa.session import Session
 
@@ -753,13 +751,7 @@ class HTTPProcedures:
         padding: int,
     ) -> Proc[Response]:
         start = time.monotonic()
-        # (urc_after's own timeout is the URC's; this command needs its own.)
-        waiter = yield Expect(name)
-        try:
-            yield from command(line, data=data, timeout=command_timeout)
-            urc: Urc = yield Wait(waiter, rsptime + MARGIN)
-        finally:
-            waiter.cancel()
+        urc = yield from urc_after(line, name, rsptime + MARGIN, data=data, timeout=command_timeout)
         elapsed = timedelta(seconds=time.monotonic() - start)
         err, status, length = parse_result(urc.text, name)
         if err != 0:
