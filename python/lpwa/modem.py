@@ -156,7 +156,7 @@ class Modem(Session):
         if isinstance(step, Pull):
             return step.stream.pull()
         if isinstance(step, Expect):
-            return self.channel.claim(step.match)
+            return self.channel.claim(step.match, invalid=step.invalid)
         if isinstance(step, Wait):
             return step.waiter.wait(step.timeout)
         if isinstance(step, Sleep):

@@ -81,11 +81,13 @@ class Pull:
 
 @dataclass(frozen=True)
 class Expect:
-    """Start claiming the URCs ``match`` accepts (a predicate or a ``+NAME``);
-    the result is a waiter: pass it to :class:`Wait`, and ``cancel()`` it
-    when done (claimed URCs nobody waited for go back to the queue)."""
+    """Start claiming the URCs ``match`` accepts (a predicate or a ``+NAME``;
+    with ``invalid``, unframeable lines are offered too); the result is a
+    waiter: pass it to :class:`Wait`, and ``cancel()`` it when done (claimed
+    URCs nobody waited for go back to the queue)."""
 
     match: UrcMatch
+    invalid: bool = False
 
 
 @dataclass(frozen=True)

@@ -257,7 +257,7 @@ class AsyncModem(Session):
         if isinstance(step, Stream):
             return ch.stream(step.line, **step.options)
         if isinstance(step, Expect):
-            return ch.claim(step.match)
+            return ch.claim(step.match, invalid=step.invalid)
         if isinstance(step, Sleep):
             await asyncio.sleep(step.seconds)
             return None

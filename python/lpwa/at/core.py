@@ -180,6 +180,8 @@ class UrcWaiter:
         self._core = core
         self.match = match
         self._items = items
+        self.invalid = False
+        """Whether it is also offered unframeable lines (``Urc.invalid``)."""
 
     def _deliver(self, item: Urc | BaseException) -> None:
         self._items.put_nowait(item)
@@ -363,14 +365,17 @@ class ChannelCore(Generic[W]):
         finally:
             self._remove_waiter(waiter)
 
-    def claim(self, match: Callable[[Urc], bool] | str) -> W:
+    def claim(self, match: Callable[[Urc], bool] | str, *, invalid: bool = False) -> W:
         """A waiter that claims the matching URCs until its ``cancel()``.
 
         Register before sending the command whose URC you await, so that a URC
         arriving at once cannot slip past. ``match`` is a predicate or a name
-        (``"+QHTTPGET"``). A reboot or a lost link wakes the waiter with an error.
+        (``"+QHTTPGET"``); with ``invalid=True`` it is also offered the lines
+        the tokenizer could not frame (an over-long ``+QCOAPRECV`` that answers
+        a request). A reboot or a lost link wakes the waiter with an error.
         """
         waiter = self._waiter_type(self, urc_match(match), self._mailbox())
+        waiter.invalid = invalid
         with self._state_lock:
             if self._failure is not None:
                 raise TransportError(f"{self.name}: {self._failure}")
@@ -488,9 +493,9 @@ class ChannelCore(Generic[W]):
             log.debug("%s << URC %r", self.name, text)
         claimed = False
         with self._state_lock:
-            claimant = None
-            if not invalid:
-                claimant = next((w for w in self._waiters if w.match(urc)), None)
+            claimant = next(
+                (w for w in self._waiters if (w.invalid or not invalid) and w.match(urc)), None
+            )
             if urc.name == "RDY" and not invalid:
                 self._on_reboot(spare=claimant)
             if claimant is not None:

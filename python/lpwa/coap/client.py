@@ -85,10 +85,6 @@ ACK_RANDOM_FACTOR = 1.5
 # A NON request has no retransmissions to bound it; wait this long for an answer.
 NON_TIMEOUT = 30.0
 MARGIN = 5.0
-# A +QCOAPRECV line too long for the tokenizer reaches only the subscription (a
-# waiter claims framed URCs only); the wait for an answer looks this often for
-# the failure it recorded.
-POLL = 0.5
 # URCs a request's waiter claimed, remembered so that the subscription, which
 # sees them too, skips them; far more than can be between arrival and dispatch.
 CLAIMED_MEMORY = 256
@@ -414,7 +410,7 @@ class CoAPClientProcedures:
         for line in option_lines:
             yield from command(line)
         # Claimed before the send, so that an answer that comes at once cannot slip past.
-        waiter = yield Expect(self._claimer(exchange))
+        waiter = yield Expect(self._claimer(exchange), invalid=True)
         try:
             self._exchange = exchange
             yield from command(f"{send},{len(body)}", data=body)
@@ -439,7 +435,7 @@ class CoAPClientProcedures:
         while it is in flight (remembered for :meth:`_route` to skip)."""
 
         def claims(urc: Urc) -> bool:
-            if self._exchange is not exchange or exchange.done or urc.invalid:
+            if self._exchange is not exchange or exchange.done:
                 return False
             if not self._mine(urc) or not _answers(urc, exchange):
                 return False
@@ -462,9 +458,14 @@ class CoAPClientProcedures:
                     f"within {timeout:g} s"
                 )
             try:
-                urc: Urc = yield Wait(waiter, min(left, POLL))
+                urc: Urc = yield Wait(waiter, left)
             except ATTimeout:
-                continue  # a slice without an answer: look for a recorded failure
+                continue  # the deadline: CoAPTimeout above
+            if urc.invalid:  # the answer, on a +QCOAPRECV line too long to read
+                raise ProtocolError(
+                    f"CoAP client {self.client_id}: the answer to mid {exchange.mid} came as "
+                    f"a {atwire.RECV} line too long to read ({urc.text[:60]!r}…)"
+                )
             if urc.name == atwire.RECV:
                 # Only a CON can be answered on its ACK (RFC 7252 5.2.1); a NON's
                 # answer is NON even when the server reuses our message ID.
@@ -516,17 +517,8 @@ class CoAPClientProcedures:
         # to the request in flight already.
         if any(seen is urc for seen in list(self._claimed)):
             return
-        exchange = self._exchange
-        if urc.invalid:
-            if exchange is not None and not exchange.done and _answers(urc, exchange):
-                exchange.failure = ProtocolError(
-                    f"CoAP client {self.client_id}: the answer to mid {exchange.mid} came as "
-                    f"a {atwire.RECV} line too long to read ({urc.text[:60]!r}…)"
-                )
-            else:
-                log.warning(
-                    "CoAP client %d: unreadable %s: %r", self.client_id, atwire.RECV, urc.text
-                )
+        if urc.invalid:  # (one that answers the request in flight went to its waiter)
+            log.warning("CoAP client %d: unreadable %s: %r", self.client_id, atwire.RECV, urc.text)
             return
         if urc.name != atwire.RECV:
             log.debug("CoAP client %d: %s for no request in flight", self.client_id, urc.text)
