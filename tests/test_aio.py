@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
+from fakemodule import Body, FakeModule
 from lpwa.aio import AsyncATChannel, AsyncModem
 from lpwa.aio.transport import AsyncTransport
 from lpwa.errors import ATTimeout, ModuleRebooted
@@ -157,3 +158,93 @@ def test_ports_without_a_descriptor_use_a_reader_thread() -> None:
         return bytes(got)
 
     assert asyncio.run(main()) == bytes(range(256)) * 39 + b"0123456789"
+
+
+# -- the asyncio channel against tests/fakemodule.py (shares no code with lpwa) ---------------
+
+ICCID = b"\r\n+QCCID: 89860000000000000001\r\n\r\nOK\r\n"
+IMEI = b"\r\n867698040000001\r\n\r\nOK\r\n"
+
+
+def test_a_late_answer_never_answers_the_next_command_on_the_loop() -> None:
+    fake = FakeModule()
+    fake.answers["AT+QCCID"] = lambda _: ICCID
+    fake.answers["AT+CGSN"] = lambda _: IMEI
+    fake.delays["AT+QCCID"] = 0.8
+
+    async def main() -> None:
+        ch = await AsyncATChannel.open(fake.url)
+        try:
+            await ch.command("ATE0")
+            with pytest.raises(ATTimeout):
+                await ch.command("AT+QCCID", timeout=0.2)
+            assert (await ch.command("AT+CGSN")).lines == ("867698040000001",)
+            assert fake.echo is False  # the session's echo setting is restored
+        finally:
+            await ch.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        fake.close()
+
+
+def test_a_cancelled_body_leaves_data_mode_and_becomes_no_event() -> None:
+    body = (b"x" * 200 + b'\r\n+QIURC: "pdpdeact",1\r\n\r\nRDY\r\n') * 40
+    fake = FakeModule()
+    fake.bodies["AT+QHTTPREAD"] = Body(body, gap=0.1)
+    fake.answers["AT+CGSN"] = lambda _: IMEI
+
+    async def main() -> None:
+        ch = await AsyncATChannel.open(fake.url)
+        try:
+            await ch.command("ATE0")
+            stream = ch.stream(
+                "AT+QHTTPREAD=60", timeout=None, idle_timeout=62, body_length=len(body)
+            )
+            task = asyncio.create_task(stream.pull())
+            assert await task  # the first chunk
+            task = asyncio.create_task(stream.pull())
+            await asyncio.sleep(0.05)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert (await ch.command("AT+CGSN")).lines == ("867698040000001",)
+            assert fake.escapes == 1  # left data mode with +++
+            assert ch.reboots == 0 and ch.urcs.empty()  # no body byte became a URC
+        finally:
+            await ch.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        fake.close()
+
+
+def test_a_reboot_inside_a_body_is_proven_by_a_probe_on_the_loop() -> None:
+    body = bytes(range(256)) * 64
+    fake = FakeModule()
+    fake.bodies["AT+QHTTPREAD"] = Body(body, reboot_at=5000)
+    fake.answers["AT+CGSN"] = lambda _: IMEI
+
+    async def main() -> None:
+        ch = await AsyncATChannel.open(fake.url)
+        try:
+            await ch.command("ATE0")
+            with pytest.raises(ModuleRebooted):
+                await ch.command(
+                    "AT+QHTTPREAD=60", timeout=None, idle_timeout=60, body_length=len(body)
+                )
+            assert ch.reboots == 1
+            names = []
+            while not ch.urcs.empty():
+                names.append(ch.urcs.get_nowait().text)
+            assert names == ["RDY", "+CFUN: 1", "+CPIN: READY"]
+            assert (await ch.command("AT+CGSN")).lines == ("867698040000001",)
+        finally:
+            await ch.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        fake.close()

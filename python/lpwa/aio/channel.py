@@ -78,9 +78,6 @@ class AsyncMailbox:
     def empty(self) -> bool:
         return not self._items
 
-    def qsize(self) -> int:
-        return len(self._items)
-
     async def get(self, timeout: float | None) -> Any:
         """The next item; None once ``timeout`` s passed without one."""
         if self._items:

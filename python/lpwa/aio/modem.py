@@ -115,7 +115,6 @@ class AsyncModem(Session):
         self.channel = channel
         self._lock = asyncio.Lock()
         self._owner: asyncio.Task[Any] | None = None
-        self._depth = 0
         self._lease: AsyncLease | None = None
         self._app_rdy = asyncio.Event()
         self._unsubscribe_ready = channel.subscribe(self._on_app_rdy, is_app_rdy)
@@ -201,19 +200,13 @@ class AsyncModem(Session):
     async def _held(self) -> AsyncIterator[None]:
         task = asyncio.current_task()
         if self._owner is task and task is not None:
-            # Re-entrant in one task (a procedure's own nested call).
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
+            yield  # re-entrant in one task (a procedure's own nested call)
             return
         await self._acquire(task)
-        self._owner, self._depth = task, 1
+        self._owner = task
         try:
             yield
         finally:
-            self._depth = 0
             self._owner = None
             if self._lease is None:
                 self._lock.release()

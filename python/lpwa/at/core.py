@@ -21,6 +21,7 @@ import re
 import secrets
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -281,7 +282,7 @@ class _BodyProbe:
 W = TypeVar("W", bound=UrcWaiter)
 
 
-class ChannelCore(Generic[W]):
+class ChannelCore(ABC, Generic[W]):
     """A channel's state and routing, shared by the sync and asyncio shells.
 
     ``mailbox`` makes the queues routed items go to; ``_dispatch`` hands a URC
@@ -343,9 +344,9 @@ class ChannelCore(Generic[W]):
 
     # -- hooks for the shells -----------------------------------------------------
 
+    @abstractmethod
     def _dispatch(self, urc: Urc | None) -> None:
         """Hand ``urc`` to the subscribers' callbacks later, in order (None: stop)."""
-        raise NotImplementedError
 
     def _sent(self, data: bytes, what: str) -> None:
         """Bookkeeping of a write the shell just made."""
